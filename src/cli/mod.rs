@@ -1,0 +1,70 @@
+//! The command line: arguments in, a stage's entry points called, results
+//! drawn. Nothing else in the crate uses this module.
+
+mod args;
+mod check;
+mod render;
+
+use std::io::{IsTerminal, Write};
+
+use clap::Parser;
+
+pub use args::{Args, Command};
+
+/// How a run ended, as an exit status: 0 success, 1 the metadata (or a task)
+/// failed, 2 bitzel could not do its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success = 0,
+    Failure = 1,
+    Error = 2,
+}
+
+/// Parses the process arguments and runs the command.
+pub fn run() -> Outcome {
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            // clap prints help and version to stdout with success, usage
+            // errors to stderr.
+            let _ = err.print();
+            return if err.use_stderr() {
+                Outcome::Error
+            } else {
+                Outcome::Success
+            };
+        }
+    };
+    let stdout = std::io::stdout();
+    let color = stdout.is_terminal();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let result = match &args.command {
+        Command::Check(check_args) => check::run(check_args, &mut out, color),
+    };
+    let flushed = out.flush();
+    match (result, flushed) {
+        (Ok(true), Ok(())) => Outcome::Success,
+        (Ok(false), Ok(())) => Outcome::Failure,
+        (Err(err), _) if is_broken_pipe(&err) => Outcome::Success,
+        (Ok(ok), Err(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            if ok {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        }
+        (Ok(_), Err(err)) => report(&anyhow::Error::from(err)),
+        (Err(err), _) => report(&err),
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+fn report(err: &anyhow::Error) -> Outcome {
+    eprintln!("bitzel: error: {err:#}");
+    Outcome::Error
+}

@@ -1,0 +1,18 @@
+//! Bitzel runs BitBake metadata the way Bazel runs BUILD files.
+//!
+//! The crate is a pipeline; modules are listed in the order data flows
+//! through them, and a module uses only the ones before it:
+//!
+//! - [`diag`]: diagnostics and source positions, used by every stage.
+//! - [`syntax`]: metadata text to a lossless rowan tree with BitBake's
+//!   errors, and a typed AST over it.
+//! - [`cli`]: the `bitzel` command line, which draws what the stages return.
+//!
+//! Later stages (datastore, recipes, task graph, signatures, scheduler,
+//! sandbox, CAS, remote cache) are described in BAZEL_BITBAKE_ANALYSIS.md
+//! and arrive with their issues.
+
+pub mod diag;
+pub mod syntax;
+
+pub mod cli;

@@ -1,0 +1,402 @@
+//! The lexer: physical lines, BitBake's line joining, function bodies, and
+//! the logos tokenizers used inside a statement.
+//!
+//! BitBake reads metadata a line at a time, joins lines ending in `\`, keeps
+//! function bodies verbatim up to a `}` in column 0, and only then recognises
+//! statements (spec §2). The driver here, [`split_chunks`], reproduces that
+//! for both grammars and hands the parser a list of [`Chunk`]s: blank lines,
+//! comments, logical statement lines, and functions with their bodies. The
+//! two grammars join lines differently (a `#` line inside a continued value is
+//! fatal in a recipe but part of the value in a `.conf`), so the driver takes
+//! the grammar. Problems only visible at this level (a comment continued into
+//! code, a file ending inside a function) are reported here, with recovery so
+//! that the rest of the file still parses.
+//!
+//! Every byte of the input belongs to exactly one chunk; chunks are in order.
+
+use std::ops::Range;
+
+use logos::Logos;
+
+use super::shape::{self, is_py_space};
+use super::{FileKind, SyntaxError};
+
+/// One physical line: `start..content_end` is its text after Python's
+/// `rstrip`, `content_end..text_end` the stripped whitespace, `text_end..end`
+/// the newline (empty on a last line without one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PhysLine {
+    pub start: usize,
+    pub content_end: usize,
+    pub text_end: usize,
+    pub end: usize,
+}
+
+impl PhysLine {
+    pub fn content<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.start..self.content_end]
+    }
+}
+
+/// Splits `text` at Python's universal newlines (`\n`, `\r\n`, lone `\r`).
+pub(crate) fn physical_lines(text: &str) -> Vec<PhysLine> {
+    let bytes = text.as_bytes();
+    let mut lines = Vec::with_capacity(text.len() / 32 + 1);
+    let mut start = 0;
+    while start < bytes.len() {
+        let text_end = memchr2(b'\n', b'\r', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let end = match bytes.get(text_end) {
+            Some(b'\r') if bytes.get(text_end + 1) == Some(&b'\n') => text_end + 2,
+            Some(_) => text_end + 1,
+            None => text_end,
+        };
+        let content_end = rstrip_end(text, start, text_end);
+        lines.push(PhysLine {
+            start,
+            content_end,
+            text_end,
+            end,
+        });
+        start = end;
+    }
+    lines
+}
+
+fn memchr2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    hay.iter().position(|&c| c == a || c == b)
+}
+
+/// The end of `text[start..end]` after removing trailing Python whitespace.
+fn rstrip_end(text: &str, start: usize, end: usize) -> usize {
+    let line = &text[start..end];
+    // Fast path: nearly every line ends in a visible ASCII character.
+    match line.as_bytes().last() {
+        None => start,
+        Some(&b) if b.is_ascii() && !b.is_ascii_whitespace() && !(0x1c..=0x1f).contains(&b) => end,
+        _ => start + line.trim_end_matches(is_py_space).len(),
+    }
+}
+
+/// A logical line: one or more physical lines joined on trailing backslashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogicalLine {
+    /// Indices into the physical lines, first to last.
+    pub lines: Range<usize>,
+    /// The byte ranges whose concatenation is the joined line: each line's
+    /// stripped content, without the continuing backslash.
+    pub segments: Vec<Range<usize>>,
+}
+
+impl LogicalLine {
+    fn single(line_idx: usize, line: &PhysLine) -> LogicalLine {
+        LogicalLine {
+            lines: line_idx..line_idx + 1,
+            segments: std::iter::once(line.start..line.content_end).collect(),
+        }
+    }
+
+    /// The joined text, borrowed when the line was not continued.
+    pub fn joined<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        match self.segments.as_slice() {
+            [one] => std::borrow::Cow::Borrowed(&text[one.clone()]),
+            many => std::borrow::Cow::Owned(many.iter().map(|r| &text[r.clone()]).collect()),
+        }
+    }
+}
+
+/// What the driver found; the parser turns each into tokens and nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Chunk {
+    /// A line that is empty after stripping.
+    Blank(usize),
+    /// A comment, possibly continued over several lines.
+    Comment(LogicalLine),
+    /// A statement line, recognised by the parser.
+    Statement(LogicalLine),
+    /// A function header line and its body lines, with the closing `}` line
+    /// (`None` when the file ends first).
+    Function {
+        header: LogicalLine,
+        shape: shape::FunctionShape,
+        body: Range<usize>,
+        close: Option<usize>,
+    },
+    /// A `def` header line and the lines that continue it.
+    Def {
+        header: LogicalLine,
+        body: Range<usize>,
+    },
+}
+
+/// Splits a file into chunks as BitBake's line reader does for `kind`.
+pub(crate) fn split_chunks(
+    text: &str,
+    kind: FileKind,
+    errors: &mut Vec<SyntaxError>,
+) -> (Vec<PhysLine>, Vec<Chunk>) {
+    let lines = physical_lines(text);
+    let mut driver = Driver {
+        text,
+        lines: &lines,
+        kind,
+        chunks: Vec::with_capacity(lines.len()),
+        errors,
+    };
+    driver.run();
+    let chunks = driver.chunks;
+    (lines, chunks)
+}
+
+struct Driver<'a, 'e> {
+    text: &'a str,
+    lines: &'a [PhysLine],
+    kind: FileKind,
+    chunks: Vec<Chunk>,
+    errors: &'e mut Vec<SyntaxError>,
+}
+
+impl Driver<'_, '_> {
+    fn content(&self, line_idx: usize) -> &str {
+        self.lines[line_idx].content(self.text)
+    }
+
+    fn line_range(&self, line_idx: usize) -> Range<usize> {
+        let line = &self.lines[line_idx];
+        line.start..line.content_end
+    }
+
+    fn error(&mut self, range: Range<usize>, message: impl Into<String>) {
+        self.errors.push(SyntaxError::new(message, range));
+    }
+
+    fn run(&mut self) {
+        let mut idx = 0;
+        while idx < self.lines.len() {
+            idx = self.step(idx);
+        }
+    }
+
+    /// Handles the chunk starting at physical line `idx`; returns the index
+    /// of the first line after it.
+    fn step(&mut self, idx: usize) -> usize {
+        let content = self.content(idx);
+        if content.is_empty() {
+            self.chunks.push(Chunk::Blank(idx));
+            return idx + 1;
+        }
+        let logical = self.join_from(idx);
+        let next = logical.lines.end;
+        let joined = logical.joined(self.text);
+        if joined.is_empty() {
+            // Only reachable through a `\` line whose continuation is blank;
+            // the recipe grammar reported it while joining.
+            if self.kind == FileKind::Conf {
+                self.error(
+                    self.line_range(idx),
+                    "unparsed line: a continued line that joins to nothing",
+                );
+            }
+            self.chunks.push(Chunk::Statement(logical));
+            return next;
+        }
+        if joined.starts_with('#') {
+            self.chunks.push(Chunk::Comment(logical));
+            return next;
+        }
+        // spec §2.4: in a recipe, function headers and `def` lines are
+        // recognised before anything else. In a configuration file they are
+        // errors (reported by the parser), but their bodies are still
+        // consumed here so that one error is reported, not one per body line.
+        if let Some(shape) = shape::function_start(&joined) {
+            drop(joined);
+            return self.function(logical, shape);
+        }
+        if shape::def_start(&joined).is_some() {
+            drop(joined);
+            return self.def(logical);
+        }
+        self.chunks.push(Chunk::Statement(logical));
+        next
+    }
+
+    /// Joins the lines starting at `idx` as the grammar does, reporting the
+    /// comment rules of spec §2.3.
+    fn join_from(&mut self, idx: usize) -> LogicalLine {
+        let first = self.content(idx);
+        if !first.ends_with('\\') {
+            return LogicalLine::single(idx, &self.lines[idx]);
+        }
+        let is_comment = first.starts_with('#');
+        if !is_comment && first == "\\" && self.kind == FileKind::Recipe {
+            // BitBake's reader indexes the first character of the pending
+            // text, which is empty here, and fails on the next line.
+            self.error(
+                self.line_range(idx),
+                "unparsed line: a continuation cannot start with a line holding only `\\`",
+            );
+        }
+        let mut segments = Vec::new();
+        let mut line_idx = idx;
+        loop {
+            let line = self.lines[line_idx];
+            let content = line.content(self.text);
+            let continued = content.ends_with('\\');
+            let seg_end = if continued {
+                line.content_end - 1
+            } else {
+                line.content_end
+            };
+            segments.push(line.start..seg_end);
+            if !continued {
+                break;
+            }
+            let Some(next) = self.lines.get(line_idx + 1) else {
+                // The file ends inside a continued line.
+                if self.kind == FileKind::Recipe {
+                    self.error(
+                        line.start..line.content_end,
+                        "unparsed lines: the file ends with a `\\` continuation",
+                    );
+                }
+                break;
+            };
+            let next_content = next.content(self.text);
+            let next_is_comment = next_content.starts_with('#');
+            if is_comment && !next_is_comment {
+                let start = self.lines[idx].start;
+                self.error(
+                    start..line.content_end,
+                    "confusing multiline, partially commented expression: a comment ending \
+                     in `\\` continues onto a line that is not a comment",
+                );
+                // Recover: the comment ends here; the next line is read anew.
+                break;
+            }
+            if !is_comment && next_is_comment && self.kind == FileKind::Recipe {
+                self.error(
+                    next.start..next.content_end,
+                    "comment in the middle of a multiline expression: \
+                     a `#` line cannot continue a value in a recipe",
+                );
+            }
+            line_idx += 1;
+        }
+        LogicalLine {
+            lines: idx..line_idx + 1,
+            segments,
+        }
+    }
+
+    fn function(&mut self, header: LogicalLine, shape: shape::FunctionShape) -> usize {
+        let body_start = header.lines.end;
+        let close = (body_start..self.lines.len()).find(|&i| self.content(i) == "}");
+        let body_end = close.unwrap_or(self.lines.len());
+        if close.is_none() {
+            let first = header.lines.start;
+            let name = shape
+                .name
+                .clone()
+                .map(|r| header.joined(self.text)[r].to_string())
+                .unwrap_or_else(|| "__anonymous".to_string());
+            self.error(
+                self.line_range(first),
+                format!(
+                    "unclosed function `{name}`: no line holding only `}}` follows \
+                     (the closing brace must be in column 1)"
+                ),
+            );
+        }
+        self.chunks.push(Chunk::Function {
+            header,
+            shape,
+            body: body_start..body_end,
+            close,
+        });
+        close.map_or(self.lines.len(), |c| c + 1)
+    }
+
+    fn def(&mut self, header: LogicalLine) -> usize {
+        let body_start = header.lines.end;
+        let body_end = (body_start..self.lines.len())
+            .find(|&i| !shape::continues_def(self.content(i)))
+            .unwrap_or(self.lines.len());
+        self.chunks.push(Chunk::Def {
+            header,
+            body: body_start..body_end,
+        });
+        body_end
+    }
+}
+
+/// Tokens of a variable name: runs of name characters and `:` separators.
+#[derive(Logos, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameToken {
+    #[regex(r"[A-Za-z0-9\-_+.${}/~]+")]
+    Ident,
+    #[token(":")]
+    Colon,
+}
+
+/// Tokens of directive arguments: words and the blanks between them.
+#[derive(Logos, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WordToken {
+    #[regex(r"[ \t\x0b\x0c\x1c-\x1f]+")]
+    Space,
+    #[regex(r"[^ \t\x0b\x0c\x1c-\x1f]+")]
+    Word,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn universal_newlines_and_rstrip() {
+        let text = "a \t\r\nb\rc\n  \nd";
+        let lines = physical_lines(text);
+        let contents: Vec<_> = lines.iter().map(|l| l.content(text)).collect();
+        assert_eq!(contents, ["a", "b", "c", "", "d"]);
+        assert_eq!(&text[lines[0].text_end..lines[0].end], "\r\n");
+        assert_eq!(&text[lines[1].text_end..lines[1].end], "\r");
+        assert_eq!(lines[4].text_end, lines[4].end);
+    }
+
+    fn chunks(text: &str, kind: FileKind) -> (Vec<Chunk>, Vec<SyntaxError>) {
+        let mut errors = Vec::new();
+        let (_, chunks) = split_chunks(text, kind, &mut errors);
+        (chunks, errors)
+    }
+
+    #[test]
+    fn comment_inside_continued_value() {
+        let text = "L = \" \\\n#  a \\\n  two\"\n";
+        let (recipe, errors) = chunks(text, FileKind::Recipe);
+        assert_eq!(recipe.len(), 1);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let (conf, errors) = chunks(text, FileKind::Conf);
+        assert_eq!(conf.len(), 1);
+        assert!(errors.is_empty());
+        let Chunk::Statement(line) = &conf[0] else {
+            panic!("{conf:?}")
+        };
+        assert_eq!(line.joined(text), "L = \" #  a   two\"");
+    }
+
+    #[test]
+    fn functions_and_defs() {
+        let text = "do_x() {\n  a \\\n}\n}\ndef f(d):\n    return 1\n\n# c\nA = \"1\"\n";
+        let (chunks, errors) = chunks(text, FileKind::Recipe);
+        assert!(errors.is_empty());
+        assert!(matches!(chunks[0], Chunk::Function { close: Some(2), .. }));
+        assert!(matches!(chunks[1], Chunk::Statement(_)));
+        assert!(matches!(&chunks[2], Chunk::Def { body, .. } if *body == (5..8)));
+        assert!(matches!(chunks[3], Chunk::Statement(_)));
+    }
+
+    #[test]
+    fn unclosed_function_is_reported_at_its_header() {
+        let (_, errors) = chunks("A = \"1\"\ndo_x() {\n  echo\n }\n", FileKind::Recipe);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].range, crate::syntax::TextRange::new(8.into(), 16.into()));
+    }
+}
