@@ -113,6 +113,9 @@ pub(crate) enum Chunk {
     Comment(LogicalLine),
     /// A statement line, recognised by the parser.
     Statement(LogicalLine),
+    /// A line the driver already reported (e.g. the file ended inside its
+    /// continuation); the parser keeps its text in an `ERROR` node.
+    Rejected(LogicalLine),
     /// A function header line and its body lines, with the closing `}` line
     /// (`None` when the file ends first).
     Function {
@@ -184,8 +187,16 @@ impl Driver<'_, '_> {
             self.chunks.push(Chunk::Blank(idx));
             return idx + 1;
         }
+        let n_errors = self.errors.len();
         let logical = self.join_from(idx);
         let next = logical.lines.end;
+        if self.kind == FileKind::Recipe && self.ends_file_continued(&logical) {
+            // BitBake never reads a statement left pending at the end of the
+            // file; it reports the unparsed lines (done while joining).
+            debug_assert!(self.errors.len() > n_errors);
+            self.chunks.push(Chunk::Rejected(logical));
+            return next;
+        }
         let joined = logical.joined(self.text);
         if joined.is_empty() {
             // Only reachable through a `\` line whose continuation is blank;
@@ -196,7 +207,7 @@ impl Driver<'_, '_> {
                     "unparsed line: a continued line that joins to nothing",
                 );
             }
-            self.chunks.push(Chunk::Statement(logical));
+            self.chunks.push(Chunk::Rejected(logical));
             return next;
         }
         if joined.starts_with('#') {
@@ -285,6 +296,12 @@ impl Driver<'_, '_> {
             lines: idx..line_idx + 1,
             segments,
         }
+    }
+
+    /// Whether the logical line's last physical line still ends in `\`.
+    fn ends_file_continued(&self, logical: &LogicalLine) -> bool {
+        let last = logical.lines.end - 1;
+        last + 1 == self.lines.len() && self.content(last).ends_with('\\')
     }
 
     fn function(&mut self, header: LogicalLine, shape: shape::FunctionShape) -> usize {
@@ -397,6 +414,9 @@ mod tests {
     fn unclosed_function_is_reported_at_its_header() {
         let (_, errors) = chunks("A = \"1\"\ndo_x() {\n  echo\n }\n", FileKind::Recipe);
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].range, crate::syntax::TextRange::new(8.into(), 16.into()));
+        assert_eq!(
+            errors[0].range,
+            crate::syntax::TextRange::new(8.into(), 16.into())
+        );
     }
 }

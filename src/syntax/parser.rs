@@ -150,6 +150,10 @@ impl Parser<'_> {
                 writer.finish(&mut self.builder);
             }
             Chunk::Statement(line) => self.statement(line),
+            Chunk::Rejected(line) => {
+                let joined = line.joined(self.text);
+                self.error_line(line, &joined);
+            }
             Chunk::Function {
                 header,
                 shape,
@@ -540,10 +544,19 @@ fn words(
     w.emit(builder, word_kind, end);
 }
 
-/// Why BitBake would reject a line, as precisely as we can tell.
+/// Why BitBake would reject a line, as precisely as we can tell. The
+/// message always starts with BitBake's own words, "unparsed line".
 fn explain_unparsed(s: &str, kind: FileKind) -> String {
     let quoted = format!("unparsed line: `{s}`");
-    let first = s.chars().next().unwrap_or(' ');
+    let hint = unparsed_hint(s, kind);
+    match hint {
+        Some(hint) => format!("{quoted}: {hint}"),
+        None => quoted,
+    }
+}
+
+fn unparsed_hint(s: &str, kind: FileKind) -> Option<String> {
+    let first = s.chars().next()?;
     if shape::is_py_space(first) {
         let trimmed = s.trim_start_matches(shape::is_py_space);
         let what = if trimmed.starts_with('#') {
@@ -551,57 +564,105 @@ fn explain_unparsed(s: &str, kind: FileKind) -> String {
         } else {
             "a statement"
         };
-        return format!("{quoted}: {what} must start in the first column");
-    }
-    if shape::assignment(s, QuoteRule::Relaxed).is_some() {
-        return format!(
-            "{quoted}: the value holds exactly three quote characters, which BitBake \
-             rejects as ambiguous"
-        );
-    }
-    if let Some(op) = find_operator(s) {
-        let value = s[op..].trim_start_matches(shape::is_py_space);
-        let value = value.trim_start_matches(|c| "=:?+.".contains(c));
-        let value = value.trim_start_matches(shape::is_py_space);
-        match value.chars().next() {
-            Some(q @ ('"' | '\'')) => {
-                if value.len() < 2 {
-                    return format!("{quoted}: the value's closing quote is missing");
-                }
-                if let Some(close) = value[1..].rfind(q) {
-                    let rest = &value[1 + close + 1..];
-                    if rest.trim_start().starts_with('#') {
-                        return format!(
-                            "{quoted}: a comment cannot follow a value; put it on a line of its own"
-                        );
-                    }
-                    return format!("{quoted}: the value must end at its closing quote `{q}`");
-                }
-                return format!("{quoted}: the value's closing quote `{q}` is missing");
-            }
-            Some(_) => {
-                let name = &s[..op];
-                if name.bytes().all(shape::is_var_name_byte) || name.contains('[') {
-                    return format!("{quoted}: the value must be in quotes");
-                }
-            }
-            None => return format!("{quoted}: the value is missing"),
-        }
+        return Some(format!("{what} must start in the first column"));
     }
     if kind == FileKind::Recipe && s.starts_with("addpylib") {
-        return format!("{quoted}: `addpylib` is only allowed in configuration files");
+        return Some("`addpylib` is only allowed in configuration files".into());
     }
-    quoted
+    if s.ends_with('}') && s.contains('{') && s.contains("()") {
+        return Some(
+            "a function's body starts on the line after `{`, and `}` closes it alone on a line"
+                .into(),
+        );
+    }
+    if shape::assignment(s, QuoteRule::Relaxed).is_some() {
+        return Some(
+            "the value holds exactly three quote characters, which BitBake rejects as ambiguous"
+                .into(),
+        );
+    }
+    let op = find_operator(s)?;
+    let target = &s[..op];
+    let target = target.trim_end_matches(shape::is_py_space);
+    if let Some(hint) = name_hint(target) {
+        return Some(hint);
+    }
+    let value = s[op..].trim_start_matches(shape::is_py_space);
+    let value = value.trim_start_matches(|c| "=:?+.".contains(c));
+    let value = value.trim_start_matches(shape::is_py_space);
+    let Some(quote @ ('"' | '\'')) = value.chars().next() else {
+        return Some(if value.is_empty() {
+            "the value is missing".into()
+        } else {
+            "the value must be in quotes".into()
+        });
+    };
+    let last = value.chars().next_back().unwrap_or(quote);
+    if value.len() == 1 {
+        return Some(format!("the value's closing quote `{quote}` is missing"));
+    }
+    if last == quote {
+        return None;
+    }
+    let Some(close) = value[1..].rfind(quote) else {
+        if last == '"' || last == '\'' {
+            return Some(format!(
+                "mismatched quotes: the value opens with `{quote}` and ends with `{last}`"
+            ));
+        }
+        return Some(format!("the value's closing quote `{quote}` is missing"));
+    };
+    let rest = value[1 + close + 1..].trim_start_matches(shape::is_py_space);
+    if rest.starts_with('#') {
+        return Some("a comment cannot follow a value; put it on a line of its own".into());
+    }
+    Some(format!(
+        "nothing may follow the value's closing quote `{quote}`"
+    ))
 }
 
-/// The offset of the first assignment operator character after a name.
+/// What is wrong with the part of an assignment before its operator.
+fn name_hint(target: &str) -> Option<String> {
+    let target = target
+        .strip_prefix("export")
+        .filter(|t| t.starts_with(shape::is_py_space))
+        .map_or(target, |t| t.trim_start_matches(shape::is_py_space));
+    let (name, flag) = match target.find('[') {
+        Some(open) => (&target[..open], Some(&target[open..])),
+        None => (target, None),
+    };
+    if name.ends_with(shape::is_py_space) && flag.is_some() {
+        return Some("no space may come between a name and its `[flag]`".into());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|&c| !(c.is_ascii() && shape::is_var_name_byte(c as u8)))
+    {
+        return Some(format!("`{bad}` cannot appear in a variable name"));
+    }
+    let flag = flag?;
+    let inner = flag.strip_prefix('[')?.strip_suffix(']')?;
+    match inner.chars().next() {
+        None => Some("a flag name cannot be empty".into()),
+        Some(c) if !(c.is_ascii_alphanumeric() || "-_+.".contains(c)) => {
+            Some(format!("a flag name cannot start with `{c}`"))
+        }
+        _ => inner
+            .chars()
+            .find(|&c| !(c.is_ascii_alphanumeric() || "-_+.@/".contains(c)))
+            .map(|c| format!("`{c}` cannot appear in a flag name")),
+    }
+}
+
+/// The offset of the first assignment operator after a name-like prefix.
 fn find_operator(s: &str) -> Option<usize> {
-    let name_end = s
-        .bytes()
-        .position(|b| !shape::is_var_name_byte(b) && b != b'[' && b != b']' && b != b'@')?;
-    let rest = s[name_end..].trim_start_matches(shape::is_py_space);
-    rest.starts_with(['=', '?', '+', '.', ':'])
-        .then_some(name_end)
+    let end = s.find(['=', '"', '\''])?;
+    if s.as_bytes()[end] != b'=' {
+        return None;
+    }
+    // Back up over the operator's first characters (`?`, `+`, `.`, `:`).
+    let start = s[..end].trim_end_matches(['?', '+', '.', ':']).len();
+    Some(start)
 }
 
 /// Writes the tokens of one logical line: callers give token kinds and

@@ -11,7 +11,7 @@
 use rowan::ast::AstNode;
 
 use super::ast::{HasArgs, SourceFile, Stmt};
-use super::{FileKind, SyntaxError, SyntaxNode};
+use super::{FileKind, SyntaxError, SyntaxNode, shape};
 
 /// BitBake's built-in table of renamed variables (spec §3.4).
 const RENAMED_VARIABLES: &[(&str, &str)] = &[
@@ -108,12 +108,12 @@ fn old_override_syntax(node: &SyntaxNode, name: &str, errors: &mut Vec<SyntaxErr
     }
     for old in ["_append", "_prepend", "_remove"] {
         if name.contains(old) {
-            let new = name.replacen(old, &format!(":{}", &old[1..]), 1);
             error(
                 node,
                 format!(
                     "variable `{name}` contains an operation using the old override syntax \
-                     `{old}`; BitBake requires `{new}`"
+                     `{old}`: write `:{}` for the operation, or rename the variable",
+                    &old[1..]
                 ),
                 errors,
             );
@@ -171,6 +171,26 @@ fn included_files(
 }
 
 fn inherited(node: &SyntaxNode, verb: &str, words: Vec<String>, errors: &mut Vec<SyntaxError>) {
+    if words.iter().any(|w| w.contains("${")) {
+        return;
+    }
+    // spec §2.4: in a recipe `inherit = "x"` is an inherit statement, of
+    // classes named `=` and `"x"`, which cannot exist.
+    let operator = |w: &str| shape::AssignOp::ALL.iter().any(|op| op.text() == w);
+    if let Some(word) = words
+        .iter()
+        .find(|w| operator(w) || w.contains(['"', '\'']))
+    {
+        error(
+            node,
+            format!(
+                "`{verb}` reads `{word}` as a class name: in a recipe a line starting with \
+                 `{verb} ` is always an inherit, never an assignment"
+            ),
+            errors,
+        );
+        return;
+    }
     if let Some(word) = words.iter().find(|w| w.starts_with('#')) {
         error(
             node,

@@ -1,0 +1,5 @@
+L = " \
+    one \
+#   a note \
+    two \
+"

@@ -1,0 +1,4 @@
+unset A:foo
+export A:foo
+export A # c
+unset A # c

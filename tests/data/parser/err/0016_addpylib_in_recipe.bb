@@ -1,0 +1,1 @@
+addpylib ${LAYERDIR}/lib oe

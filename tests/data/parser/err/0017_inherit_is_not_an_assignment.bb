@@ -1,0 +1,2 @@
+inherit = "x"
+inherit foo # c

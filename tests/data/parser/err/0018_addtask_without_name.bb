@@ -1,0 +1,2 @@
+addtask
+addtask #c

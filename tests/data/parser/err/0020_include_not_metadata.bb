@@ -1,0 +1,3 @@
+include foo.txt
+include foo.inc # note
+require a.bbappend

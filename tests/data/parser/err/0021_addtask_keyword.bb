@@ -1,0 +1,1 @@
+addtask do_foo:append_x after do_bar

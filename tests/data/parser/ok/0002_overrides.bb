@@ -1,0 +1,6 @@
+DEPENDS:append = " zlib"
+DEPENDS:prepend:class-native = "bison-native "
+RDEPENDS:${PN}:remove = "bash"
+SRC_URI:append:qemux86-64:mymachine = " file://x.patch"
+BRANCH:qemuarm = "arm"
+A:foo:append = " queued on a variant"

@@ -1,0 +1,7 @@
+do_compile[dirs] = "${B}"
+do_install[depends] += "virtual/fakeroot-native:do_populate_sysroot"
+SRC_URI[sha256sum] = "0123abcd"
+A[flag@.service] = "1"
+A[a.b-c+d_e] = "2"
+A[x/y] ??= "3"
+export B[doc] = "exported flag assignment"

@@ -1,0 +1,1 @@
+A = "no final newline"

@@ -1,0 +1,7 @@
+A/B = "1"
+~A = "2"
+A-B.C+D = "3"
+X = "${A/B}${~A}${A-B.C+D}"
+A${B} = "name with a reference"
++ = "a variable named plus"
+A+ = "the name is A+"

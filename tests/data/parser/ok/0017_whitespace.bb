@@ -1,0 +1,6 @@
+A	=	"tabs"   
+B = "trailing blanks"	 
+
+   
+	
+C = "after blank lines"
