@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::syntax::TextRange;
+use rowan::TextRange;
 
 /// A file of a [`SourceMap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

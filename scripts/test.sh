@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs Bitzel's whole test suite on a fresh Debian machine with Rust.
+# Installs what the tests need first (only when missing), then runs them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    $sudo_cmd apt-get install -y -qq "${need_apt[@]}"
+fi
+
+cargo test --locked --all-targets

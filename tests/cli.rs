@@ -1,0 +1,94 @@
+//! The `bitzel` binary end to end: output, JSON and exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bitzel(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bitzel"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("bitzel runs")
+}
+
+fn write(dir: &Path, name: &str, text: &[u8]) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn check_clean_tree_exits_zero_with_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "conf/layer.conf", b"BBPATH .= \":${LAYERDIR}\"\n");
+    write(dir.path(), "recipes-x/a/a_1.0.bb", b"A = \"1\"\ndo_x() {\n    :\n}\n");
+    write(dir.path(), "recipes-x/a/files/notes.txt", b"not metadata = at all\n");
+    write(dir.path(), ".hidden/b.bb", b"B = broken\n");
+    let out = bitzel(&["check", "."], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("checked 2 files ("), "{stdout}");
+    assert!(stdout.trim_end().ends_with(": 0 errors"), "{stdout}");
+}
+
+#[test]
+fn check_reports_file_line_column_and_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "x.bb", b"A = \"1\"\n\nB = unquoted\nC = \"3\"\n  D = \"4\"\n");
+    let out = bitzel(&["check", "x.bb"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("x.bb:3:1: error: unparsed line: `B = unquoted`"), "{stdout}");
+    assert!(stdout.contains("x.bb:5:1: error: unparsed line"), "{stdout}");
+    // The source line and a caret under it.
+    assert!(stdout.contains("B = unquoted\n"), "{stdout}");
+    assert!(stdout.contains("^^^^^^^^^^^^"), "{stdout}");
+    assert!(stdout.contains(": 2 errors"), "{stdout}");
+    // Not a terminal: no colour codes.
+    assert!(!stdout.contains('\u{1b}'), "{stdout}");
+}
+
+#[test]
+fn check_json_has_files_bytes_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.conf", b"inherit foo\n");
+    write(dir.path(), "b.bb", b"inherit foo\n");
+    let out = bitzel(&["check", "--json", "."], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["files"], 2);
+    assert_eq!(json["bytes"], 24);
+    let errors = json["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{json}");
+    assert_eq!(errors[0]["file"], "./a.conf");
+    assert_eq!(errors[0]["line"], 1);
+    assert_eq!(errors[0]["column"], 1);
+    assert!(errors[0]["message"].as_str().unwrap().contains("not allowed in a configuration file"));
+}
+
+#[test]
+fn check_rejects_invalid_utf8_like_bitbake() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "bad.bb", b"A = \"1\"\nB = \"\xff\"\n");
+    let out = bitzel(&["check", "--json", "bad.bb"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["errors"][0]["line"], 2);
+    assert!(json["errors"][0]["message"].as_str().unwrap().contains("UTF-8"));
+}
+
+#[test]
+fn bad_paths_and_arguments_exit_two_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bitzel(&["check", "missing-dir"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`missing-dir`"));
+    write(dir.path(), "notes.txt", b"x");
+    let out = bitzel(&["check", "notes.txt"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a BitBake metadata file"));
+    let out = bitzel(&["check", "--no-such-flag"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let out = bitzel(&["--help"], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+}
