@@ -25,6 +25,10 @@ line:
   warnings    messages BitBake logged at WARNING level (e.g. missing whitespace
               around '=', tabs in python functions)
   statements  (only with --grammar-only) number of top-level statements read
+  reader_file, reader_line
+              (only when BitBake crashed with a non-BitBake exception, e.g.
+              IndexError, while reading lines) the line counter of BitBake's
+              line reader at the crash; NOT a location BitBake reports
 
 Modes
   default          .conf -> ConfHandler.handle(file, d, include=1, baseconfig=B)
@@ -85,6 +89,39 @@ class Capture(logging.Handler):
             msg = str(record.msg)
         self.records.append((record.levelno, msg))
 
+    @staticmethod
+    def _import_bitbake(lib):
+        """Import BitBake without writing anything into its checkout or the cwd.
+
+        No __pycache__; and bb.pysh builds its ply parser tables at import
+        time, writing pyshtables.py into lib/bb/pysh if that is writable (e.g.
+        when run as root) or else into the cwd. Make it see its own directory
+        as read-only and import from a throw-away cwd.
+        """
+        import shutil
+        import tempfile
+        sys.dont_write_bytecode = True
+        pyshdir = os.path.realpath(os.path.join(lib, "bb", "pysh"))
+        real_access = os.access
+
+        def access(path, mode, *a, **kw):
+            if mode & os.W_OK and os.path.realpath(path) == pyshdir:
+                return False
+            return real_access(path, mode, *a, **kw)
+
+        tmp = tempfile.mkdtemp(prefix="bitbake-verdict-")
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        os.access = access
+        try:
+            import bb  # noqa: F401
+            import bb.codeparser  # noqa: F401  (pulls in bb.pysh)
+            import bb.pysh.pyshyacc  # noqa: F401
+        finally:
+            os.access = real_access
+            os.chdir(cwd)
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def reset(self):
         self.records = []
 
@@ -114,6 +151,7 @@ class Verdict:
         if not os.path.isdir(os.path.join(lib, "bb")):
             raise SystemExit("error: %s does not look like a BitBake checkout (no lib/bb)" % bitbake_dir)
         sys.path.insert(0, lib)
+        self._import_bitbake(lib)
         import bb  # noqa: F401
         import bb.data
         import bb.parse
@@ -144,6 +182,39 @@ class Verdict:
                 if verdict.top_statements is None:
                     verdict.top_statements = len(group)
             sg.eval = no_eval
+
+    @staticmethod
+    def _import_bitbake(lib):
+        """Import BitBake without writing anything into its checkout or the cwd.
+
+        No __pycache__; and bb.pysh builds its ply parser tables at import
+        time, writing pyshtables.py into lib/bb/pysh if that is writable (e.g.
+        when run as root) or else into the cwd. Make it see its own directory
+        as read-only and import from a throw-away cwd.
+        """
+        import shutil
+        import tempfile
+        sys.dont_write_bytecode = True
+        pyshdir = os.path.realpath(os.path.join(lib, "bb", "pysh"))
+        real_access = os.access
+
+        def access(path, mode, *a, **kw):
+            if mode & os.W_OK and os.path.realpath(path) == pyshdir:
+                return False
+            return real_access(path, mode, *a, **kw)
+
+        tmp = tempfile.mkdtemp(prefix="bitbake-verdict-")
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        os.access = access
+        try:
+            import bb  # noqa: F401
+            import bb.codeparser  # noqa: F401  (pulls in bb.pysh)
+            import bb.pysh.pyshyacc  # noqa: F401
+        finally:
+            os.access = real_access
+            os.chdir(cwd)
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def reset(self):
         bb = self.bb
@@ -205,6 +276,23 @@ class Verdict:
             tb = tb.tb_next
         return loc
 
+    @staticmethod
+    def reader_location(tb):
+        """Innermost BitBake line-reader frame (ConfHandler.handle,
+        BBHandler.get_statements) on the traceback: (file, its lineno local)."""
+        loc = None
+        while tb is not None:
+            f = tb.tb_frame
+            co = f.f_code
+            if co.co_name in ("handle", "get_statements") and \
+                    os.sep + "parse_py" + os.sep in co.co_filename and \
+                    isinstance(f.f_locals.get("lineno"), int):
+                fn = f.f_locals.get("abs_fn") or f.f_locals.get("absolute_filename") \
+                    or f.f_locals.get("fn")
+                loc = (fn, f.f_locals["lineno"])
+            tb = tb.tb_next
+        return loc
+
     def run_one(self, path):
         bb = self.bb
         self.reset()
@@ -256,6 +344,13 @@ class Verdict:
             if efile is None:
                 efile = getattr(e, "filename", None) or os.path.abspath(path)
             res.update(ok=False, kind=kind, message=message, line=line, error_file=efile)
+            if not isinstance(e, bb.BBHandledException):
+                # BitBake itself gives no location for a crash (e.g. IndexError)
+                # in its line reader; report the reader's line counter
+                # separately so it is not mistaken for a BitBake verdict.
+                rl = self.reader_location(tb)
+                if rl:
+                    res["reader_file"], res["reader_line"] = rl
             if os.environ.get("BITBAKE_VERDICT_DEBUG"):
                 traceback.print_exception(type(e), e, tb, file=sys.stderr)
         res["warnings"] = self.capture.warnings()

@@ -233,12 +233,20 @@ impl Driver<'_, '_> {
     /// Joins the lines starting at `idx` as the grammar does, reporting the
     /// comment rules of spec §2.3.
     fn join_from(&mut self, idx: usize) -> LogicalLine {
-        let first = self.content(idx);
-        if !first.ends_with('\\') {
+        if !self.content(idx).ends_with('\\') {
             return LogicalLine::single(idx, &self.lines[idx]);
         }
-        let is_comment = first.starts_with('#');
-        if !is_comment && first == "\\" && self.kind == FileKind::Recipe {
+        match self.kind {
+            FileKind::Recipe => self.join_recipe(idx),
+            FileKind::Conf => self.join_conf(idx),
+        }
+    }
+
+    /// The recipe grammar joins while each *physical* line ends in `\`; the
+    /// first line decides whether the whole is a comment.
+    fn join_recipe(&mut self, idx: usize) -> LogicalLine {
+        let is_comment = self.content(idx).starts_with('#');
+        if self.content(idx) == "\\" {
             // BitBake's reader indexes the first character of the pending
             // text, which is empty here, and fails on the next line.
             self.error(
@@ -250,40 +258,25 @@ impl Driver<'_, '_> {
         let mut line_idx = idx;
         loop {
             let line = self.lines[line_idx];
-            let content = line.content(self.text);
-            let continued = content.ends_with('\\');
-            let seg_end = if continued {
-                line.content_end - 1
-            } else {
-                line.content_end
-            };
+            let continued = line.content(self.text).ends_with('\\');
+            let seg_end = if continued { line.content_end - 1 } else { line.content_end };
             segments.push(line.start..seg_end);
             if !continued {
                 break;
             }
             let Some(next) = self.lines.get(line_idx + 1) else {
-                // The file ends inside a continued line.
-                if self.kind == FileKind::Recipe {
-                    self.error(
-                        line.start..line.content_end,
-                        "unparsed lines: the file ends with a `\\` continuation",
-                    );
-                }
+                self.error(
+                    line.start..line.content_end,
+                    "unparsed lines: the file ends with a `\\` continuation",
+                );
                 break;
             };
-            let next_content = next.content(self.text);
-            let next_is_comment = next_content.starts_with('#');
+            let next_is_comment = next.content(self.text).starts_with('#');
             if is_comment && !next_is_comment {
-                let start = self.lines[idx].start;
-                self.error(
-                    start..line.content_end,
-                    "confusing multiline, partially commented expression: a comment ending \
-                     in `\\` continues onto a line that is not a comment",
-                );
-                // Recover: the comment ends here; the next line is read anew.
+                self.confusing_comment(idx, line_idx);
                 break;
             }
-            if !is_comment && next_is_comment && self.kind == FileKind::Recipe {
+            if !is_comment && next_is_comment {
                 self.error(
                     next.start..next.content_end,
                     "comment in the middle of a multiline expression: \
@@ -298,6 +291,52 @@ impl Driver<'_, '_> {
         }
     }
 
+    /// The configuration grammar joins while the *joined text* ends in `\`,
+    /// dropping one backslash each time; at the end of the file it keeps
+    /// dropping them. A `#` line may continue a value.
+    fn join_conf(&mut self, idx: usize) -> LogicalLine {
+        let mut segments = vec![self.line_range(idx)];
+        let mut line_idx = idx;
+        loop {
+            // The last character of the joined text lives in the last
+            // non-empty segment.
+            let Some(last) = segments.iter_mut().rev().find(|r| !r.is_empty()) else {
+                break;
+            };
+            if self.text.as_bytes()[last.end - 1] != b'\\' {
+                break;
+            }
+            last.end -= 1;
+            let starts_with_hash = segments
+                .iter()
+                .find(|r| !r.is_empty())
+                .is_some_and(|r| self.text.as_bytes()[r.start] == b'#');
+            let next = self.lines.get(line_idx + 1).map(|l| l.content(self.text));
+            if starts_with_hash && !next.is_some_and(|n| n.starts_with('#')) {
+                self.confusing_comment(idx, line_idx);
+                break;
+            }
+            if next.is_none() {
+                continue;
+            }
+            line_idx += 1;
+            segments.push(self.line_range(line_idx));
+        }
+        LogicalLine {
+            lines: idx..line_idx + 1,
+            segments,
+        }
+    }
+
+    fn confusing_comment(&mut self, first: usize, last: usize) {
+        let range = self.lines[first].start..self.lines[last].content_end;
+        self.error(
+            range,
+            "confusing multiline, partially commented expression: a comment ending \
+             in `\\` continues onto a line that is not a comment",
+        );
+    }
+
     /// Whether the logical line's last physical line still ends in `\`.
     fn ends_file_continued(&self, logical: &LogicalLine) -> bool {
         let last = logical.lines.end - 1;
@@ -308,15 +347,20 @@ impl Driver<'_, '_> {
         let body_start = header.lines.end;
         let close = (body_start..self.lines.len()).find(|&i| self.content(i) == "}");
         let body_end = close.unwrap_or(self.lines.len());
-        if close.is_none() {
-            let first = header.lines.start;
+        // In a configuration file the header itself is the error (reported
+        // by the parser); the body is consumed only to recover.
+        if close.is_none() && self.kind == FileKind::Recipe {
+            // Reported at the header (its last line, for a joined header), as
+            // BitBake does for an empty body; with a body BitBake names the
+            // line after the end of the file, which helps nobody.
+            let header_line = header.lines.end - 1;
             let name = shape
                 .name
                 .clone()
                 .map(|r| header.joined(self.text)[r].to_string())
                 .unwrap_or_else(|| "__anonymous".to_string());
             self.error(
-                self.line_range(first),
+                self.line_range(header_line),
                 format!(
                     "unclosed function `{name}`: no line holding only `}}` follows \
                      (the closing brace must be in column 1)"

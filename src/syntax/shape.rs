@@ -339,12 +339,17 @@ pub(crate) fn continues_def(stripped_line: &str) -> bool {
 }
 
 /// A keyword directive `KEYWORD WS ARGS` with at least one argument
-/// character (`include\s+(.+)` and friends). Returns the keyword's end, and
-/// the start of the arguments.
+/// character (`include\s+(.+)` and friends). Returns the start of the
+/// arguments.
 pub(crate) fn directive(s: &str, keyword: &str) -> Option<usize> {
-    // The line is right-stripped, so whitespace after the keyword is always
-    // followed by at least one more character.
-    keyword_space(s, keyword)
+    let space_end = keyword_space(s, keyword)?;
+    if space_end < s.len() {
+        return Some(space_end);
+    }
+    // A joined line can end in blanks (those before a `\` are kept); then
+    // `\s+` gives back its last character so that `.+` can match it.
+    let last_space = s[..space_end].char_indices().next_back()?.0;
+    (last_space > keyword.len()).then_some(last_space)
 }
 
 /// `addtask`/`deltask`: `KEYWORD\s+([^#\n]+)(#.*|.*?)`. Returns the start of
@@ -352,7 +357,7 @@ pub(crate) fn directive(s: &str, keyword: &str) -> Option<usize> {
 pub(crate) fn task_directive(s: &str, keyword: &str) -> Option<(usize, usize)> {
     let space_end = keyword_space(s, keyword)?;
     let mut args_start = space_end;
-    if s.as_bytes().get(space_end) == Some(&b'#') {
+    if matches!(s.as_bytes().get(space_end), Some(&b'#') | None) {
         // `\s+` gives back its last character so that `[^#]+` can match it;
         // with only one whitespace character there is nothing to give back.
         let last_space = s[..space_end].char_indices().next_back()?.0;
@@ -524,6 +529,18 @@ mod tests {
         assert_eq!(task_directive("addtask  #c", "addtask"), Some((8, 9)));
         assert_eq!(task_directive("addtask", "addtask"), None);
         assert_eq!(task_directive("addtasks x", "addtask"), None);
+        // Joined lines may end in blanks.
+        assert_eq!(task_directive("addtask ", "addtask"), None);
+        assert_eq!(task_directive("addtask  ", "addtask"), Some((8, 9)));
+    }
+
+    #[test]
+    fn directives_need_an_argument_character() {
+        assert_eq!(directive("include a.inc", "include"), Some(8));
+        assert_eq!(directive("include ", "include"), None);
+        assert_eq!(directive("include  ", "include"), Some(8));
+        assert_eq!(directive("include\t \t", "include"), Some(9));
+        assert_eq!(directive("includes a", "include"), None);
     }
 
     #[test]
