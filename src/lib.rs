@@ -12,6 +12,7 @@
 //! sandbox, CAS, remote cache) are described in BAZEL_BITBAKE_ANALYSIS.md
 //! and arrive with their issues.
 
+pub mod datastore;
 pub mod diag;
 pub mod syntax;
 

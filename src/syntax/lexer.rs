@@ -259,7 +259,11 @@ impl Driver<'_, '_> {
         loop {
             let line = self.lines[line_idx];
             let continued = line.content(self.text).ends_with('\\');
-            let seg_end = if continued { line.content_end - 1 } else { line.content_end };
+            let seg_end = if continued {
+                line.content_end - 1
+            } else {
+                line.content_end
+            };
             segments.push(line.start..seg_end);
             if !continued {
                 break;
@@ -297,12 +301,9 @@ impl Driver<'_, '_> {
     fn join_conf(&mut self, idx: usize) -> LogicalLine {
         let mut segments = vec![self.line_range(idx)];
         let mut line_idx = idx;
-        loop {
-            // The last character of the joined text lives in the last
-            // non-empty segment.
-            let Some(last) = segments.iter_mut().rev().find(|r| !r.is_empty()) else {
-                break;
-            };
+        // The last character of the joined text lives in the last non-empty
+        // segment.
+        while let Some(last) = segments.iter_mut().rev().find(|r| r.start != r.end) {
             if self.text.as_bytes()[last.end - 1] != b'\\' {
                 break;
             }

@@ -31,7 +31,7 @@ pub use rowan::{TextRange, TextSize};
 pub use shape::AssignOp;
 
 /// Which of BitBake's two grammars a file is read with (spec §1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FileKind {
     /// `.bb`, `.bbappend`, `.bbclass`, `.inc`.
     Recipe,

@@ -1,0 +1,469 @@
+//! The datastore: BitBake's variables, flags, operators, overrides and
+//! expansion, evaluated exactly as BitBake does (spec §3 to §8).
+//!
+//! A [`DataStore`] maps names to [`VarRecord`]s. Writes come in the two
+//! flavours of spec §3.6: *parse-time* writes (metadata statements), which
+//! keep queued operations and variants, and *python-time* writes
+//! (`d.setVar` from python code), which discard them. Reading a variable
+//! ([`DataStore::get_var`]) applies variant selection, queued appends,
+//! prepends and removes, and `${...}` expansion, in BitBake's order (spec
+//! §3.5). Inline python (`${@...}`) goes through the [`PythonHost`] hook,
+//! so this module runs without an interpreter (reads that need one fail
+//! with an expansion error).
+//!
+//! Invariants: the only home of operator, override and expansion
+//! semantics; no I/O (files come through the evaluator's `Loader`); a
+//! datastore created with [`DataStore::child`] never changes its parent.
+
+mod eval;
+mod expand;
+mod overrides;
+mod store;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome};
+pub use expand::{ExpansionError, InlineFailure};
+pub use overrides::{Overrides, select_variant};
+pub use store::{FlagValue, Layer, Queued, VarRecord, python_repr};
+
+use crate::syntax::ast_ext::{OperationKeyword, split_operation};
+
+/// The embedded interpreter, as the datastore and evaluator see it. The
+/// datastore passes itself so that python code can use `d`.
+pub trait PythonHost: Send + Sync {
+    /// Evaluates `code` (the text between `${@` and `}`) as an expression
+    /// and returns `str()` of the result, or the error message.
+    fn eval_inline(&self, code: &str, d: &DataStore) -> Result<String, String>;
+
+    /// Compiles a `def` function and makes it visible to inline python and
+    /// python functions (spec §11.3).
+    fn define_function(
+        &self,
+        name: &str,
+        text: &str,
+        file: &str,
+        line: usize,
+    ) -> Result<(), String>;
+
+    /// Runs the anonymous functions `(name, code)` in order with `d`
+    /// (spec §11.4).
+    fn run_anonymous(
+        &self,
+        functions: &[(String, String)],
+        d: &mut DataStore,
+    ) -> Result<(), PythonFailure>;
+
+    /// `addpylib DIR NAMESPACE` (spec §14.4).
+    fn add_pylib(
+        &self,
+        dir: &str,
+        namespace: &str,
+        global_modules: &[String],
+    ) -> Result<(), String>;
+}
+
+/// How python code ended, when it did not end normally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PythonFailure {
+    /// `bb.parse.SkipRecipe(reason)`.
+    Skip(String),
+    /// Any other exception, with its message.
+    Error(String),
+}
+
+/// Per-datastore caches, cleared on every write.
+#[derive(Default)]
+struct Caches {
+    overrides: Option<Arc<Overrides>>,
+    /// Set while `OVERRIDES` itself is being computed (§5.1).
+    computing_overrides: bool,
+    /// Why the last computation did not settle, if it did not.
+    overrides_error: Option<String>,
+    expanded: HashMap<String, Result<Option<String>, ExpansionError>>,
+}
+
+/// Variables, flags and queued operations of one configuration or recipe.
+pub struct DataStore {
+    parent: Arc<Layer>,
+    local: HashMap<String, Option<VarRecord>>,
+    caches: RefCell<Caches>,
+    python: Option<Arc<dyn PythonHost>>,
+    /// Names being expanded right now, to report reference cycles.
+    expanding: RefCell<Vec<String>>,
+}
+
+impl Default for DataStore {
+    fn default() -> Self {
+        DataStore::new()
+    }
+}
+
+impl Clone for DataStore {
+    /// A copy with the same contents; caches start empty.
+    fn clone(&self) -> Self {
+        DataStore {
+            parent: self.parent.clone(),
+            local: self.local.clone(),
+            caches: RefCell::default(),
+            python: self.python.clone(),
+            expanding: RefCell::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DataStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataStore")
+            .field("n_local", &self.local.len())
+            .finish()
+    }
+}
+
+impl DataStore {
+    pub fn new() -> DataStore {
+        DataStore {
+            parent: Arc::new(Layer::default()),
+            local: HashMap::new(),
+            caches: RefCell::default(),
+            python: None,
+            expanding: RefCell::default(),
+        }
+    }
+
+    pub fn set_python(&mut self, python: Option<Arc<dyn PythonHost>>) {
+        self.python = python;
+        self.invalidate();
+    }
+
+    pub fn python(&self) -> Option<&Arc<dyn PythonHost>> {
+        self.python.as_ref()
+    }
+
+    /// Freezes this datastore's contents into a shareable layer.
+    pub fn freeze(self) -> Arc<Layer> {
+        if self.local.is_empty() {
+            return self.parent;
+        }
+        Arc::new(Layer {
+            parent: Some(self.parent),
+            vars: self.local,
+        })
+    }
+
+    /// A new datastore that starts from `layer` and writes only to itself
+    /// (copy-on-write, as BitBake's `createCopy`).
+    pub fn child(layer: Arc<Layer>, python: Option<Arc<dyn PythonHost>>) -> DataStore {
+        DataStore {
+            parent: layer,
+            local: HashMap::new(),
+            caches: RefCell::default(),
+            python,
+            expanding: RefCell::default(),
+        }
+    }
+
+    /// A child of a snapshot of this datastore; `self` keeps working and is
+    /// not affected by writes to the copy. Costs a freeze of the local map.
+    pub fn create_copy(&mut self) -> DataStore {
+        let local = std::mem::take(&mut self.local);
+        let layer = Arc::new(Layer {
+            parent: Some(self.parent.clone()),
+            vars: local,
+        });
+        self.parent = layer.clone();
+        DataStore::child(layer, self.python.clone())
+    }
+
+    // ---- records ----
+
+    pub fn record(&self, name: &str) -> Option<&VarRecord> {
+        match self.local.get(name) {
+            Some(slot) => slot.as_ref(),
+            None => self.parent.get(name),
+        }
+    }
+
+    fn record_mut(&mut self, name: &str) -> &mut VarRecord {
+        self.invalidate();
+        if !matches!(self.local.get(name), Some(Some(_))) {
+            let copy = self.parent.get(name).cloned().unwrap_or_default();
+            // A local tombstone (`None`) means deleted here: start afresh.
+            let copy = if matches!(self.local.get(name), Some(None)) {
+                VarRecord::default()
+            } else {
+                copy
+            };
+            self.local.insert(name.to_string(), Some(copy));
+        }
+        match self.local.get_mut(name) {
+            Some(Some(record)) => record,
+            _ => unreachable!("record was just inserted"),
+        }
+    }
+
+    fn invalidate(&self) {
+        let mut caches = self.caches.borrow_mut();
+        caches.overrides = None;
+        caches.expanded.clear();
+    }
+
+    /// Every variable name with a record, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let mut names = self.parent.collect_names(&self.local);
+        names.sort();
+        names
+    }
+
+    // ---- writes ----
+
+    /// `NAME = value` as a metadata statement: a parse-time write (§3.6).
+    /// Names with an operation keyword queue instead (§3.2).
+    pub fn set_var_parse(&mut self, name: &str, value: String) {
+        self.set_var_impl(name, value, true);
+    }
+
+    /// `d.setVar(name, value)` from python: discards the queued operations
+    /// and the active variants of `name` (§3.6).
+    pub fn set_var_python(&mut self, name: &str, value: String) {
+        self.set_var_impl(name, value, false);
+    }
+
+    fn set_var_impl(&mut self, name: &str, value: String, parsing: bool) {
+        if let Some(op) = split_operation(name) {
+            let queued = Queued {
+                text: value,
+                condition: op.condition.to_string(),
+            };
+            let base = op.base.to_string();
+            let record = self.record_mut(&base);
+            match op.keyword {
+                OperationKeyword::Append => record.appends.push(queued),
+                OperationKeyword::Prepend => record.prepends.push(queued),
+                OperationKeyword::Remove => record.removes.push(queued),
+            }
+            self.register_variant(&base);
+            return;
+        }
+        if !parsing {
+            let active = self.active_variants(name);
+            let record = self.record_mut(name);
+            record.appends.clear();
+            record.prepends.clear();
+            record.removes.clear();
+            record.variants.clear();
+            for variant in active {
+                self.del_var(&variant);
+            }
+        }
+        if name.contains(':') {
+            self.register_variant(name);
+        }
+        self.record_mut(name).value = Some(value);
+    }
+
+    /// The variant variables of `name` whose suffix is active now.
+    fn active_variants(&self, name: &str) -> Vec<String> {
+        let Some(record) = self.record(name) else {
+            return Vec::new();
+        };
+        if record.variants.is_empty() {
+            return Vec::new();
+        }
+        let overrides = self.overrides();
+        record
+            .variants
+            .iter()
+            .filter(|(_, suffix)| {
+                overrides.contains(suffix)
+                    || (suffix.contains(':') && suffix.split(':').all(|w| overrides.contains(w)))
+            })
+            .map(|(v, _)| v.clone())
+            .collect()
+    }
+
+    /// Registers `name` as a variant of each of its bases (§5.2).
+    fn register_variant(&mut self, name: &str) {
+        for (base, suffix) in overrides::variant_bases(name) {
+            let entry = (name.to_string(), suffix.to_string());
+            if self
+                .record(base)
+                .is_some_and(|r| r.variants.contains(&entry))
+            {
+                continue;
+            }
+            self.record_mut(base).variants.push(entry);
+        }
+    }
+
+    /// `NAME ??= value`.
+    pub fn set_weak_default(&mut self, name: &str, value: String) {
+        self.record_mut(name).weak_default = Some(value);
+        if name.contains(':') {
+            self.register_variant(name);
+        }
+    }
+
+    pub fn set_var_flag(&mut self, name: &str, flag: &str, value: FlagValue) {
+        self.record_mut(name).set_flag(flag, value);
+    }
+
+    /// `NAME[flag] ??= value`.
+    pub fn set_flag_weak_default(&mut self, name: &str, flag: &str, value: String) {
+        self.record_mut(name).set_flag_weak_default(flag, value);
+    }
+
+    /// `d.delVarFlag` / `unset NAME[flag]`: the flag, and its weak default
+    /// only if the flag had a real value (spec §8.2).
+    pub fn del_var_flag(&mut self, name: &str, flag: &str) {
+        let Some(record) = self.record(name) else {
+            return;
+        };
+        if record.flag(flag).is_none() && record.flag_weak_default(flag).is_none() {
+            return;
+        }
+        let record = self.record_mut(name);
+        if record.remove_flag(flag).is_some() {
+            record.flag_weak_defaults.retain(|(n, _)| n != flag);
+        }
+    }
+
+    /// `unset NAME` / `d.delVar`: everything of the record, and its link
+    /// from its bases' variant lists (§8.2).
+    pub fn del_var(&mut self, name: &str) {
+        self.invalidate();
+        self.local
+            .insert(name.to_string(), Some(VarRecord::default()));
+        for (base, suffix) in overrides::variant_bases(name) {
+            let entry = (name.to_string(), suffix.to_string());
+            if self
+                .record(base)
+                .is_some_and(|r| r.variants.contains(&entry))
+            {
+                self.record_mut(base).variants.retain(|e| *e != entry);
+            }
+        }
+    }
+
+    /// `d.appendVar`: an unconditional queued append (§3.6).
+    pub fn append_var(&mut self, name: &str, text: String) {
+        self.set_var_parse(&format!("{name}:append"), text);
+    }
+
+    /// `d.prependVar`: an unconditional queued prepend (§3.6).
+    pub fn prepend_var(&mut self, name: &str, text: String) {
+        self.set_var_parse(&format!("{name}:prepend"), text);
+    }
+
+    /// `d.renameVar` (§3.6): moves the raw value (parse-time), the queues
+    /// and the variants; ordinary flags are lost.
+    pub fn rename_var(&mut self, old: &str, new: &str) {
+        if old == new {
+            return;
+        }
+        let Some(record) = self.record(old).cloned() else {
+            return;
+        };
+        let mut found = false;
+        if let Some(value) = record.value.clone() {
+            self.set_var_parse(new, value);
+            found = true;
+        }
+        if !(record.appends.is_empty() && record.prepends.is_empty() && record.removes.is_empty()) {
+            let target = self.record_mut(new);
+            target.appends.extend(record.appends.iter().cloned());
+            target.prepends.extend(record.prepends.iter().cloned());
+            target.removes.extend(record.removes.iter().cloned());
+            found = true;
+        }
+        if !record.variants.is_empty() {
+            found = true;
+            let renamed: Vec<(String, String)> = record
+                .variants
+                .iter()
+                .map(|(v, o)| (v.replace(old, new), o.clone()))
+                .collect();
+            self.record_mut(new).variants = renamed;
+            for (variant, _) in &record.variants {
+                let target = variant.replace(old, new);
+                self.rename_var(variant, &target);
+            }
+        }
+        if !found {
+            return;
+        }
+        if new.contains(':') && record.value.is_none() {
+            self.register_variant(new);
+        }
+        self.del_var(old);
+    }
+
+    // ---- raw reads (parse time) ----
+
+    /// The stored value only: no weak default, variants, queues or
+    /// expansion (spec §4's raw(N)).
+    pub fn raw_value(&self, name: &str) -> Option<&str> {
+        self.record(name)?.value.as_deref()
+    }
+
+    /// A flag's stored value, without its weak default or expansion.
+    pub fn raw_flag(&self, name: &str, flag: &str) -> Option<&FlagValue> {
+        self.record(name)?.flag(flag)
+    }
+
+    /// Ordinary flags of `name` (those not starting with `_` or `:`), in
+    /// insertion order, unexpanded.
+    pub fn flags(&self, name: &str) -> Vec<(String, FlagValue)> {
+        let Some(record) = self.record(name) else {
+            return Vec::new();
+        };
+        let mut flags: Vec<(String, FlagValue)> = record
+            .flags
+            .iter()
+            .filter(|(n, _)| !n.starts_with('_') && !n.starts_with(':'))
+            .cloned()
+            .collect();
+        for (flag, default) in &record.flag_weak_defaults {
+            if !flags.iter().any(|(n, _)| n == flag) {
+                flags.push((flag.clone(), FlagValue::Text(default.clone())));
+            }
+        }
+        flags
+    }
+
+    /// An internal list (BitBake keeps such bookkeeping in `__` variables:
+    /// `__BBTASKS`, `__BBANONFUNCS`, `__inherit_cache`, ...).
+    pub fn list_var(&self, name: &str) -> Vec<String> {
+        match self.record(name).and_then(|r| r.flag("_list")) {
+            Some(FlagValue::List(items)) => items.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn set_list_var(&mut self, name: &str, items: Vec<String>) {
+        self.record_mut(name)
+            .set_flag("_list", FlagValue::List(items));
+    }
+
+    /// A flag holding a list (`[deps]`), empty when unset.
+    pub fn list_flag(&self, name: &str, flag: &str) -> Vec<String> {
+        match self.raw_flag(name, flag) {
+            Some(FlagValue::List(items)) => items.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The active overrides, computed on demand (§5.1). When they never
+    /// settle, the last list computed (reads report the error).
+    pub fn overrides(&self) -> Arc<Overrides> {
+        if let Some(cached) = &self.caches.borrow().overrides {
+            return cached.clone();
+        }
+        self.compute_overrides()
+    }
+}
+
+#[cfg(test)]
+mod tests;

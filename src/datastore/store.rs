@@ -1,0 +1,199 @@
+//! Variable records and their copy-on-write storage.
+//!
+//! A variable's record holds what BitBake keeps per name (spec §3.1): the
+//! raw value, the weak default, ordinary flags (in insertion order, as a
+//! Python dict keeps them), weak flag defaults, the queues of `:append`,
+//! `:prepend` and `:remove` operations, and the variant index (which
+//! variables are override variants of this one, in registration order).
+//!
+//! Storage is layered: a [`Layer`] is an immutable, shareable map; a
+//! [`DataStore`](super::DataStore) writes into its own local map and falls
+//! through to its frozen parent layers on a miss, copying a record into the
+//! local map before changing it. So the configuration datastore is built
+//! once and every recipe starts from it for the cost of a pointer.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A flag's value. BitBake flags are Python objects; metadata statements
+/// store text, while BitBake's own bookkeeping stores numbers (`[func] = 1`)
+/// and lists (`[deps]`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FlagValue {
+    Text(String),
+    Int(i64),
+    List(Vec<String>),
+}
+
+impl FlagValue {
+    /// The value as Python's `str()` renders it.
+    pub fn to_python_str(&self) -> String {
+        match self {
+            FlagValue::Text(text) => text.clone(),
+            FlagValue::Int(n) => n.to_string(),
+            FlagValue::List(items) => {
+                let quoted: Vec<String> = items.iter().map(|i| python_repr(i)).collect();
+                format!("[{}]", quoted.join(", "))
+            }
+        }
+    }
+
+    /// Python truthiness.
+    pub fn is_truthy(&self) -> bool {
+        match self {
+            FlagValue::Text(text) => !text.is_empty(),
+            FlagValue::Int(n) => *n != 0,
+            FlagValue::List(items) => !items.is_empty(),
+        }
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            FlagValue::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+/// Python's `repr()` of a string, as used inside `str(list)`.
+pub fn python_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// One queued `:append`, `:prepend` or `:remove` (spec §3.2): the text and
+/// the overrides that must all be active for it to apply (empty: always).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Queued {
+    pub text: String,
+    pub condition: String,
+}
+
+/// Everything BitBake keeps for one variable name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VarRecord {
+    pub value: Option<String>,
+    pub weak_default: Option<String>,
+    /// Ordinary flags in insertion order.
+    pub flags: Vec<(String, FlagValue)>,
+    /// `NAME[flag] ??= "..."` defaults.
+    pub flag_weak_defaults: Vec<(String, String)>,
+    pub appends: Vec<Queued>,
+    pub prepends: Vec<Queued>,
+    pub removes: Vec<Queued>,
+    /// `(variant variable, override suffix)` in registration order (§5.2).
+    pub variants: Vec<(String, String)>,
+}
+
+impl VarRecord {
+    pub fn flag(&self, name: &str) -> Option<&FlagValue> {
+        self.flags.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    pub fn set_flag(&mut self, name: &str, value: FlagValue) {
+        match self.flags.iter_mut().find(|(n, _)| n == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.flags.push((name.to_string(), value)),
+        }
+    }
+
+    pub fn remove_flag(&mut self, name: &str) -> Option<FlagValue> {
+        let idx = self.flags.iter().position(|(n, _)| n == name)?;
+        Some(self.flags.remove(idx).1)
+    }
+
+    pub fn flag_weak_default(&self, name: &str) -> Option<&str> {
+        self.flag_weak_defaults
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn set_flag_weak_default(&mut self, name: &str, value: String) {
+        match self.flag_weak_defaults.iter_mut().find(|(n, _)| n == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.flag_weak_defaults.push((name.to_string(), value)),
+        }
+    }
+
+    /// Whether the record holds nothing at all.
+    pub fn is_empty(&self) -> bool {
+        *self == VarRecord::default()
+    }
+}
+
+/// An immutable layer of variable records, shared between datastores.
+/// `None` marks a name deleted in this layer.
+#[derive(Debug, Default)]
+pub struct Layer {
+    pub(crate) parent: Option<Arc<Layer>>,
+    pub(crate) vars: HashMap<String, Option<VarRecord>>,
+}
+
+impl Layer {
+    /// The record for `name`, looking through parent layers.
+    pub fn get(&self, name: &str) -> Option<&VarRecord> {
+        let mut layer = self;
+        loop {
+            if let Some(slot) = layer.vars.get(name) {
+                return slot.as_ref();
+            }
+            layer = layer.parent.as_deref()?;
+        }
+    }
+
+    /// Every name with a record, in no particular order, without duplicates.
+    pub fn collect_names(&self, local: &HashMap<String, Option<VarRecord>>) -> Vec<String> {
+        let mut seen: HashMap<&str, bool> = HashMap::new();
+        for (name, slot) in local {
+            seen.entry(name).or_insert(slot.is_some());
+        }
+        let mut layer = Some(self);
+        while let Some(l) = layer {
+            for (name, slot) in &l.vars {
+                seen.entry(name).or_insert(slot.is_some());
+            }
+            layer = l.parent.as_deref();
+        }
+        seen.into_iter()
+            .filter(|(_, live)| *live)
+            .map(|(n, _)| n.to_string())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_str_of_lists_and_ints() {
+        let list = FlagValue::List(vec!["do_fetch".into(), "it's".into()]);
+        assert_eq!(list.to_python_str(), "['do_fetch', \"it's\"]");
+        assert_eq!(FlagValue::Int(1).to_python_str(), "1");
+        assert_eq!(python_repr("a\nb'\""), "'a\\nb\\'\"'");
+    }
+}

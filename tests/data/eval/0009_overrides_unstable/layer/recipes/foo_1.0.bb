@@ -1,0 +1,6 @@
+OVERRIDES = "${OA}"
+OA = "a"
+OA:a = "b"
+OA:b = "a"
+X = "x"
+Y := "${X}"

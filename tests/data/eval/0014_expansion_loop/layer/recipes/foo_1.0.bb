@@ -1,0 +1,5 @@
+X = "${PN}"
+A = "${@d.getVar('X', False)}"
+W = "w"
+U = "${NOPE}"
+R = "${@1+1},${W},${@d.getVar('W') + ' ${U}'}"

@@ -1,0 +1,6 @@
+SELF = "${SELF}x"
+USER = "uses ${SELF}"
+CA = "${CB}"
+CB = "${CC}"
+CC = "${CA}"
+OK = "ok ${PN}"

@@ -1,0 +1,20 @@
+X[a] = "set"
+X[a] ?= "q"
+X[b] = "set"
+X[b] ??= "d"
+X[c] ?= "q"
+X[c] ??= "d"
+X[d] ??= "d"
+X[d] ?= "q"
+X[e] ?= "q1"
+X[e] ?= "q2"
+X[f] ??= "d1"
+X[f] ??= "d2"
+Y[ff] ??= "d"
+Y[ff] = "s"
+unset Y[ff]
+Y[gg] ??= "d"
+unset Y[gg]
+Y[hh] = "h"
+unset Y[hh]
+Y = "value"

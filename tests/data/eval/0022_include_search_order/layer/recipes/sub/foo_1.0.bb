@@ -1,0 +1,5 @@
+require common.inc
+require inc/deep.inc
+include twice.inc
+include twice.inc
+AFTER := "${FILE}"

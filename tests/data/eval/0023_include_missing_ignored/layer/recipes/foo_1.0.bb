@@ -1,0 +1,4 @@
+A = "before"
+include does-not-exist.inc
+include ${@""}
+B = "after"

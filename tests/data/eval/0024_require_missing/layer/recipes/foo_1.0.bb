@@ -1,0 +1,3 @@
+A = "a"
+require missing.inc
+B = "b"

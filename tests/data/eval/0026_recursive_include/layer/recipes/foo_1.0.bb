@@ -1,0 +1,2 @@
+A = "a"
+include loop.inc

@@ -1,0 +1,5 @@
+A = "class one"
+B = "class one"
+ORDER .= "one "
+CLASSFILE := "${FILE}"
+inherit two

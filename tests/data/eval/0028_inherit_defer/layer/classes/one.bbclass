@@ -1,0 +1,1 @@
+PICKED += "one"

@@ -1,0 +1,2 @@
+PICKED += "two"
+A = "class two"

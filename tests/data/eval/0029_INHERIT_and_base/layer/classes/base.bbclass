@@ -1,0 +1,2 @@
+X = "base"
+ORDER .= "base "

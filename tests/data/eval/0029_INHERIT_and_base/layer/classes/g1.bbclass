@@ -1,0 +1,2 @@
+X = "g1 from classes"
+ORDER .= "g1-classes "

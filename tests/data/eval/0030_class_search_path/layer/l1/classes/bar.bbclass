@@ -1,0 +1,1 @@
+B = "l1-classes"

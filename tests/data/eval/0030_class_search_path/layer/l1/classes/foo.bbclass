@@ -1,0 +1,1 @@
+A = "l1-classes"

@@ -1,0 +1,2 @@
+inherit foo bar
+inherit ${TOPDIR}/layer/elsewhere/odd.bbclass

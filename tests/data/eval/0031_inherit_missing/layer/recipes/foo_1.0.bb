@@ -1,0 +1,2 @@
+A = "a"
+inherit nonexistent

@@ -1,0 +1,2 @@
+def helper_twice(s):
+    return s + s

@@ -1,0 +1,3 @@
+python () {
+    d.setVar("ORDER", d.getVar("ORDER") + " append")
+}

@@ -1,0 +1,2 @@
+require part.inc
+inherit where

@@ -1,0 +1,2 @@
+ORDER += "foo_%"
+EXTRA:prepend := "${THISDIR}/files:"

@@ -1,0 +1,2 @@
+ORDER = "recipe"
+EXTRA = "base"

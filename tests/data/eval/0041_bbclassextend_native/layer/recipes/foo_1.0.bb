@@ -1,0 +1,7 @@
+BBCLASSEXTEND = "native"
+X = "t"
+X:class-native = "n"
+PNX := "${PN}"
+DEPENDS = "zlib"
+DEPENDS:append:class-native = " zlib-native"
+DEPENDS:remove:class-native = "zlib"

@@ -1,0 +1,2 @@
+CLASSOVERRIDE = "class-native"
+WHO = "native class"

@@ -1,0 +1,1 @@
+WHO = "recipe's deferred class"

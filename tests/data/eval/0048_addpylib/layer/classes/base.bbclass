@@ -1,0 +1,1 @@
+# base class of this case: intentionally empty

@@ -1,0 +1,1 @@
+BBIMPORTS = ["text"]

@@ -1,0 +1,2 @@
+A = "${@evalhelp.text.shout(d.getVar('PN'))}"
+B = "${@sys.maxsize > 0}"

@@ -1,0 +1,5 @@
+A = "a"
+python () {
+    x = 1
+    raise ValueError("deliberate failure %d" % x)
+}
