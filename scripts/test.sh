@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
+# The embedded interpreter links against the system libpython.
+dpkg -s python3-dev >/dev/null 2>&1 || need_apt+=(python3-dev)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -14,6 +14,7 @@
 
 pub mod datastore;
 pub mod diag;
+pub mod recipe;
 pub mod syntax;
 
 pub mod cli;

@@ -110,6 +110,9 @@ struct Frame {
     path: PathBuf,
     /// The class being evaluated, for `EXPORT_FUNCTIONS`.
     class_name: Option<String>,
+    /// A file the configuration phase reads directly (not included):
+    /// only there is `addpylib` accepted (spec §14.4).
+    top_level: bool,
 }
 
 /// Applies metadata files to datastores. One evaluator serves many recipes
@@ -174,6 +177,15 @@ impl Evaluator {
     /// Evaluates a top-level file (configuration file, recipe or append)
     /// into `d`, setting `FILE` to it as BitBake does.
     pub fn eval_file(&self, d: &mut DataStore, path: &Path) -> Result<(), EvalError> {
+        self.eval_file_at(d, path, true)
+    }
+
+    fn eval_file_at(
+        &self,
+        d: &mut DataStore,
+        path: &Path,
+        top_level: bool,
+    ) -> Result<(), EvalError> {
         let Some(parsed) = self.parse_file(path)? else {
             return Err(EvalError {
                 path: path.to_path_buf(),
@@ -189,6 +201,7 @@ impl Evaluator {
         let frame = Frame {
             path: path.to_path_buf(),
             class_name: is_class.then(|| file_stem(path)),
+            top_level,
         };
         let result = self.eval_parsed(d, &parsed, &frame);
         if !is_class && let Some(old) = old_file {
@@ -321,6 +334,12 @@ impl Evaluator {
                 Ok(())
             }
             Stmt::AddPylib(pylib) => {
+                if !frame.top_level {
+                    return Err(error(format!(
+                        "unparsed line: '{}'",
+                        node.text().to_string().trim_end()
+                    )));
+                }
                 let words = pylib.words();
                 let (Some(namespace), Some(_)) = (words.last(), words.first()) else {
                     return Ok(());
@@ -412,16 +431,16 @@ impl Evaluator {
             if !ext_ok {
                 return Err(error(format!("`{word}` is not a BitBake file")));
             }
+            // BitBake skips only a file naming itself exactly as it was
+            // found; any other self-inclusion recurses.
+            if Path::new(word) == frame.path {
+                continue;
+            }
             let found = self
                 .resolve(d, &frame.path, word)
                 .map_err(|e| error(e.to_string()))?;
             match found {
-                Some(path) => {
-                    if path == frame.path {
-                        continue;
-                    }
-                    self.include_one(d, frame, &path, line)?;
-                }
+                Some(path) => self.include_one(d, frame, &path, line)?,
                 None if kind == IncludeKind::Require => {
                     return Err(error(format!("Could not include required file {word}")));
                 }
@@ -445,14 +464,12 @@ impl Evaluator {
             return Err(EvalError {
                 path: frame.path.clone(),
                 line,
-                message: format!(
-                    "recursive include of {shown} (BitBake exceeds its recursion limit)"
-                ),
+                message: format!("maximum recursion depth exceeded: {shown} includes itself"),
             });
         }
         stack.push(shown);
         d.set_list_var(INCLUDE_STACK, stack.clone());
-        let result = self.eval_file(d, path);
+        let result = self.eval_file_at(d, path, false);
         stack.pop();
         d.set_list_var(INCLUDE_STACK, stack);
         result
@@ -525,7 +542,7 @@ impl Evaluator {
             }
             cache.push(shown);
             d.set_list_var("__inherit_cache", cache);
-            self.eval_file(d, &path)?;
+            self.eval_file_at(d, &path, false)?;
         }
         Ok(())
     }
@@ -836,12 +853,22 @@ impl Evaluator {
             }
         }
         expand_keys(d).map_err(|e| error(e.to_string()))?;
-        let anonymous: Vec<(String, String)> = d
+        let anonymous: Vec<super::AnonymousFunction> = d
             .list_var("__BBANONFUNCS")
             .into_iter()
-            .map(|name| {
-                let code = d.raw_value(&name).unwrap_or_default().to_string();
-                (name, code)
+            .map(|name| super::AnonymousFunction {
+                code: d.raw_value(&name).unwrap_or_default().to_string(),
+                file: d
+                    .raw_flag(&name, "filename")
+                    .map(FlagValue::to_python_str)
+                    .unwrap_or_default(),
+                // The `def` line sits on the header's line.
+                line: d
+                    .raw_flag(&name, "lineno")
+                    .map(FlagValue::to_python_str)
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(1),
+                name,
             })
             .collect();
         if !anonymous.is_empty() {
@@ -853,7 +880,19 @@ impl Evaluator {
             match python.run_anonymous(&anonymous, d) {
                 Ok(()) => {}
                 Err(PythonFailure::Skip(reason)) => return Ok(Outcome::Skipped(reason)),
-                Err(PythonFailure::Error(message)) => return Err(error(message)),
+                Err(PythonFailure::Error {
+                    message,
+                    file,
+                    line,
+                }) => {
+                    return Err(EvalError {
+                        path: file
+                            .map(PathBuf::from)
+                            .unwrap_or_else(|| recipe.to_path_buf()),
+                        line,
+                        message,
+                    });
+                }
             }
         }
         let tasks = d.list_var("__BBTASKS");
@@ -970,6 +1009,9 @@ pub fn del_task(d: &mut DataStore, task: &str) {
 /// Key expansion (spec §16.3): names holding `${` are expanded and the
 /// variables renamed, in sorted order of the original names.
 pub fn expand_keys(d: &mut DataStore) -> Result<(), super::ExpansionError> {
+    // BitBake walks every key here, which settles OVERRIDES first (and
+    // fails if it never settles, spec §5.1).
+    d.overrides_checked()?;
     let mut renames = Vec::new();
     for name in d.keys() {
         if !name.contains("${") {

@@ -61,6 +61,13 @@ pub enum InlineFailure {
 impl DataStore {
     /// The expanded value of `name`, or `None` when unset (spec §3.5).
     pub fn get_var(&self, name: &str) -> Result<Option<String>, ExpansionError> {
+        // BitBake's list-valued bookkeeping variables are not strings, so
+        // they are returned as they are, never expanded.
+        if let Some(list) = self.record(name).and_then(|r| r.flag("_list"))
+            && self.record(name).is_some_and(|r| r.value.is_none())
+        {
+            return Ok(Some(list.to_python_str()));
+        }
         if let Some(cached) = self.caches.borrow().expanded.get(name) {
             return cached.clone();
         }
@@ -357,7 +364,7 @@ impl DataStore {
         result
     }
 
-    fn overrides_checked(&self) -> Result<Arc<Overrides>, ExpansionError> {
+    pub(crate) fn overrides_checked(&self) -> Result<Arc<Overrides>, ExpansionError> {
         if let Some(cached) = &self.caches.borrow().overrides {
             return Ok(cached.clone());
         }

@@ -18,6 +18,8 @@
 mod eval;
 mod expand;
 mod overrides;
+mod parse;
+pub mod python;
 mod store;
 
 use std::cell::RefCell;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome};
 pub use expand::{ExpansionError, InlineFailure};
 pub use overrides::{Overrides, select_variant};
+pub use parse::{ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe};
 pub use store::{FlagValue, Layer, Queued, VarRecord, python_repr};
 
 use crate::syntax::ast_ext::{OperationKeyword, split_operation};
@@ -48,11 +51,10 @@ pub trait PythonHost: Send + Sync {
         line: usize,
     ) -> Result<(), String>;
 
-    /// Runs the anonymous functions `(name, code)` in order with `d`
-    /// (spec §11.4).
+    /// Runs the anonymous functions in order with `d` (spec §11.4).
     fn run_anonymous(
         &self,
-        functions: &[(String, String)],
+        functions: &[AnonymousFunction],
         d: &mut DataStore,
     ) -> Result<(), PythonFailure>;
 
@@ -65,13 +67,38 @@ pub trait PythonHost: Send + Sync {
     ) -> Result<(), String>;
 }
 
+/// An anonymous python function: its code (a `def NAME(d):` and the
+/// body) and where its header is, for tracebacks and errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnonymousFunction {
+    pub name: String,
+    pub code: String,
+    pub file: String,
+    pub line: usize,
+}
+
 /// How python code ended, when it did not end normally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PythonFailure {
     /// `bb.parse.SkipRecipe(reason)`.
     Skip(String),
-    /// Any other exception, with its message.
-    Error(String),
+    /// Any other exception: its message, and the innermost metadata file
+    /// and line of its traceback (line 0 when none).
+    Error {
+        message: String,
+        file: Option<String>,
+        line: usize,
+    },
+}
+
+impl PythonFailure {
+    pub fn error(message: impl Into<String>) -> PythonFailure {
+        PythonFailure::Error {
+            message: message.into(),
+            file: None,
+            line: 0,
+        }
+    }
 }
 
 /// Per-datastore caches, cleared on every write.
@@ -208,6 +235,18 @@ impl DataStore {
         let mut caches = self.caches.borrow_mut();
         caches.overrides = None;
         caches.expanded.clear();
+    }
+
+    /// Names written in this datastore itself (not in its parent layers).
+    pub fn local_keys(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .local
+            .iter()
+            .filter(|(_, r)| r.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.sort();
+        names
     }
 
     /// Every variable name with a record, sorted.
@@ -431,6 +470,29 @@ impl DataStore {
             }
         }
         flags
+    }
+
+    /// Drops the value of `name` (python's `d.setVar(name, None)`).
+    pub fn clear_value(&mut self, name: &str) {
+        if self.record(name).is_some_and(|r| r.value.is_some()) {
+            self.record_mut(name).value = None;
+        }
+    }
+
+    /// Whether BitBake's `keys()` lists `name`: its record holds anything,
+    /// or one of its variants is active.
+    pub fn has_content(&self, name: &str) -> bool {
+        let Some(r) = self.record(name) else {
+            return false;
+        };
+        let own = r.value.is_some()
+            || r.weak_default.is_some()
+            || !r.appends.is_empty()
+            || !r.prepends.is_empty()
+            || !r.removes.is_empty()
+            || !r.flags.is_empty()
+            || !r.flag_weak_defaults.is_empty();
+        own || !self.active_variants(name).is_empty()
     }
 
     /// An internal list (BitBake keeps such bookkeeping in `__` variables:

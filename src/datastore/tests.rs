@@ -315,7 +315,7 @@ fn include_and_require_9() {
     for (file, message) in [
         ("/l/r.bb", "Could not include required file nope.inc"),
         ("/l/t.bb", "not a BitBake file"),
-        ("/l/loop.bb", "recursive include"),
+        ("/l/loop.bb", "maximum recursion depth exceeded"),
     ] {
         let error = evaluator
             .eval_file(&mut DataStore::new(), Path::new(file))

@@ -1,0 +1,100 @@
+"""Bitzel's side of the embedded interpreter.
+
+The Rust evaluator calls these functions to run metadata python the way
+BitBake's parser does: inline `${@...}` expressions in a shared global
+context with unknown bare names read from the datastore, `def` functions
+and `addpylib` namespaces added to that context, and anonymous functions
+run in order. Written for Bitzel; BitBake's semantics, our code.
+"""
+
+import builtins
+import sys
+
+import bb
+import bb.parse
+import bb.utils
+
+_context = bb.utils.get_context()
+_compiled = {}
+
+
+class DataContext(dict):
+    """Locals for inline python: `d`, then datastore variables by name."""
+
+    excluded = {name for name in dir(builtins) if not name.startswith("_")} | {"oe"}
+
+    def __init__(self, d):
+        dict.__init__(self, d=d)
+        self.d = d
+
+    def __missing__(self, key):
+        if key in self.excluded or key in _context:
+            raise KeyError(key)
+        value = self.d.getVar(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+
+def eval_inline(code, d):
+    compiled = _compiled.get(code)
+    if compiled is None:
+        compiled = compile(code.strip(), "<expansion>", "eval")
+        _compiled[code] = compiled
+    return str(eval(compiled, _context, DataContext(d)))
+
+
+def _compile_at(text, filename, line):
+    # Line numbers in tracebacks point into the metadata file.
+    return compile("\n" * max(line - 1, 0) + text, filename, "exec")
+
+
+def define_function(name, text, filename, line):
+    exec(_compile_at(text, filename, line), _context)
+
+
+def run_anonymous(functions, d):
+    """Runs `(name, code, file, line)` anonymous functions in order.
+    Returns None, or the SkipRecipe reason; other exceptions propagate."""
+    for name, code, filename, line in functions:
+        if name not in _context:
+            exec(_compile_at(code, filename, line), _context)
+    try:
+        for name, _, _, _ in functions:
+            _context[name](d)
+    except bb.parse.SkipRecipe as skip:
+        return str(skip.args[0]) if skip.args else ""
+    return None
+
+
+def add_pylib(libdir, namespace, global_modules):
+    for module in global_modules:
+        if module not in _context:
+            _context[module] = __import__(module)
+    if libdir not in sys.path:
+        sys.path.append(libdir)
+    _context[namespace] = __import__(namespace)
+    for submodule in getattr(_context[namespace], "BBIMPORTS", []):
+        _context[namespace] = __import__(namespace + "." + submodule)
+
+
+_METADATA_SUFFIXES = (".bb", ".bbappend", ".bbclass", ".inc", ".conf")
+
+
+def error_location(exc):
+    """The innermost metadata file and line in an exception's traceback."""
+    location = (None, 0)
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(_METADATA_SUFFIXES):
+            location = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return location
+
+
+def format_exception(exc):
+    """One line for an exception, as BitBake reports it."""
+    if isinstance(exc, SyntaxError):
+        return "%s: %s" % (type(exc).__name__, exc.msg)
+    return "%s: %s" % (type(exc).__name__, exc)

@@ -1,0 +1,193 @@
+"""bb.fetch2 for Bitzel: URL parsing of SRC_URI entries, as the metadata
+uses it while parsing. Downloading is the executor's job (issue #5)."""
+
+import re
+import urllib.parse
+
+
+class BBFetchException(Exception):
+    def __init__(self, message):
+        self.msg = message
+        Exception.__init__(self, message)
+
+    def __str__(self):
+        return self.msg
+
+
+class MalformedUrl(BBFetchException):
+    def __init__(self, url, message=""):
+        msg = "The URL: '%s' is invalid and cannot be interpreted" % url
+        if message:
+            msg += " (%s)" % message
+        BBFetchException.__init__(self, msg)
+        self.url = url
+
+
+class ParameterError(BBFetchException):
+    def __init__(self, message, url):
+        BBFetchException.__init__(self, "URL: '%s' has invalid parameters. %s" % (url, message))
+
+
+class NoMethodError(BBFetchException):
+    def __init__(self, url):
+        BBFetchException.__init__(self, "Could not find a fetcher which supports the URL: '%s'" % url)
+
+
+class FetchError(BBFetchException):
+    def __init__(self, message, url=None):
+        BBFetchException.__init__(self, "Fetcher failure for URL: '%s'. %s" % (url, message) if url else message)
+
+
+def decodeurl(url):
+    """`scheme://user:pass@host/path;k=v;...` to (type, host, path, user,
+    pswd, params)."""
+    match = re.compile(r"(?P<type>[^:]*)://((?P<user>[^/;]+)@)?(?P<location>[^;]+)(;(?P<parm>.*))?").match(url)
+    if not match:
+        raise MalformedUrl(url)
+    scheme = match.group("type")
+    location = match.group("location")
+    if not location:
+        raise MalformedUrl(url)
+    user = match.group("user")
+    parm = match.group("parm")
+    locidx = location.find("/")
+    if locidx != -1 and scheme.lower() != "file":
+        host = location[:locidx]
+        path = location[locidx:]
+    elif scheme.lower() == "file":
+        host = ""
+        path = location
+    else:
+        host = location
+        path = "/"
+    if user:
+        match = re.compile(r"(?P<user>[^:]+)(:?(?P<pswd>.*))").match(user)
+        user = match.group("user")
+        pswd = match.group("pswd")
+    else:
+        user = ""
+        pswd = ""
+    params = {}
+    if parm:
+        for item in parm.split(";"):
+            if item:
+                if "=" not in item:
+                    raise MalformedUrl(url, "The URL: '%s' is invalid: parameter %s does not specify a value (missing '=')" % (url, item))
+                key, value = item.split("=", 1)
+                params[key] = value
+    return scheme, host, urllib.parse.unquote(path), user, pswd, params
+
+
+def encodeurl(decoded):
+    scheme, host, path, user, pswd, params = decoded
+    if not scheme:
+        raise MissingParameterError("type", "encoded from the data %s" % str(decoded))
+    url = ["%s://" % scheme]
+    if user and scheme != "file":
+        url.append(user)
+        if pswd:
+            url.append(":%s" % pswd)
+        url.append("@")
+    if host and scheme != "file":
+        url.append(host)
+    if path:
+        url.append(urllib.parse.quote(path, safe="/:~+@"))
+    for key in params:
+        url.append(";%s=%s" % (key, params[key]))
+    return "".join(url)
+
+
+class MissingParameterError(BBFetchException):
+    def __init__(self, missing, url):
+        BBFetchException.__init__(self, "URL: '%s' is missing the required parameter '%s'" % (url, missing))
+
+
+class URI:
+    """A parsed URL with `scheme`, `hostname`, `path`, `params`."""
+
+    def __init__(self, uri=None):
+        self.scheme = ""
+        self.userinfo = ""
+        self.hostname = ""
+        self.port = None
+        self._path = ""
+        self.params = {}
+        self.query = {}
+        self.relative = False
+        if not uri:
+            return
+        scheme, host, path, user, pswd, params = decodeurl(uri)
+        self.scheme = scheme
+        self.hostname = host
+        self._path = path
+        self.userinfo = user + (":" + pswd if pswd else "")
+        self.params = params
+
+    @property
+    def path(self):
+        return self._path
+
+    @path.setter
+    def path(self, value):
+        self._path = value
+
+    def __str__(self):
+        user, _, pswd = self.userinfo.partition(":")
+        return encodeurl((self.scheme, self.hostname, self._path, user, pswd, self.params))
+
+
+def fetcher_init(d):
+    pass
+
+
+class Fetch:
+    """Parses SRC_URI entries; download() and unpack() arrive with the
+    executor."""
+
+    def __init__(self, urls, d, cache=True, localonly=False, connection_cache=None):
+        if not urls:
+            urls = (d.getVar("SRC_URI") or "").split()
+        self.urls = urls
+        self.d = d
+        self.ud = {}
+        for url in urls:
+            self.ud[url] = FetchData(url, d)
+
+    def localpaths(self):
+        return [self.ud[u].localpath for u in self.urls]
+
+    def download(self, urls=None):
+        raise FetchError("downloading is not implemented in Bitzel yet (issue #5)")
+
+    def unpack(self, root, urls=None):
+        raise FetchError("unpacking is not implemented in Bitzel yet (issue #5)")
+
+    def expanded_urldata(self, urls=None):
+        return [self.ud[u] for u in (urls or self.urls)]
+
+
+class FetchData:
+    def __init__(self, url, d, localonly=False):
+        self.url = url
+        self.type, self.host, self.path, self.user, self.pswd, self.parm = decodeurl(d.expand(url))
+        self.localfile = self.parm.get("downloadfilename", self.path.split("/")[-1] if self.path else "")
+        self.localpath = None
+        self.method = None
+        self.names = self.parm.get("name", "default").split(",")
+        self.basename = self.localfile
+
+
+def get_srcrev(d, method_name="sortable_revision"):
+    return d.getVar("SRCREV") or ""
+
+
+def get_hashvalue(d, method_name="sortable_revision"):
+    return get_srcrev(d)
+
+
+def get_checksum_file_list(d):
+    return ""
+
+
+def localpath(url, d):
+    return decodeurl(url)[2]

@@ -1,0 +1,469 @@
+//! `d`: the datastore as python code sees it, BitBake's `DataSmart` API on
+//! top of our Rust [`DataStore`].
+//!
+//! A `d` either borrows a datastore for the length of one call into python
+//! (expansion, anonymous functions) or owns one (`d.createCopy()`). A
+//! borrowed `d` is invalidated when the call returns, so python code that
+//! keeps it gets an exception instead of a dangling pointer. A `d` handed
+//! out for inline expansion is read-only: the datastore is being read.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use pyo3::exceptions::{PyKeyError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString};
+
+use crate::datastore::{DataStore, ExpansionError, FlagValue};
+
+/// Where a `d` finds its datastore.
+enum Target {
+    /// Valid while the cell holds a non-null pointer.
+    Borrowed {
+        ptr: Rc<Cell<*mut DataStore>>,
+        mutable: bool,
+    },
+    Owned(Box<DataStore>),
+}
+
+#[pyclass(unsendable, name = "DataSmart", module = "bb.data_smart")]
+pub struct PyData {
+    target: Target,
+}
+
+/// Invalidates a borrowed `d` when dropped.
+pub struct BorrowGuard {
+    ptr: Rc<Cell<*mut DataStore>>,
+}
+
+impl Drop for BorrowGuard {
+    fn drop(&mut self) {
+        self.ptr.set(std::ptr::null_mut());
+    }
+}
+
+impl PyData {
+    /// A read-only `d` over `store` for the guard's lifetime.
+    pub fn borrow_shared(store: &DataStore) -> (PyData, BorrowGuard) {
+        // Only shared references are ever made from this pointer: every
+        // method that would mutate checks `mutable` first.
+        let ptr = Rc::new(Cell::new(store as *const DataStore as *mut DataStore));
+        let data = PyData {
+            target: Target::Borrowed {
+                ptr: ptr.clone(),
+                mutable: false,
+            },
+        };
+        (data, BorrowGuard { ptr })
+    }
+
+    /// A writable `d` over `store` for the guard's lifetime.
+    pub fn borrow_mut(store: &mut DataStore) -> (PyData, BorrowGuard) {
+        let ptr = Rc::new(Cell::new(store as *mut DataStore));
+        let data = PyData {
+            target: Target::Borrowed {
+                ptr: ptr.clone(),
+                mutable: true,
+            },
+        };
+        (data, BorrowGuard { ptr })
+    }
+
+    fn store(&self) -> PyResult<&DataStore> {
+        match &self.target {
+            Target::Owned(store) => Ok(store),
+            Target::Borrowed { ptr, .. } => {
+                let raw = ptr.get();
+                if raw.is_null() {
+                    return Err(PyRuntimeError::new_err(
+                        "this datastore is no longer available (`d` kept past its call)",
+                    ));
+                }
+                // SAFETY: the pointer was made from a reference that outlives
+                // the guard, and the guard nulls it before that reference ends.
+                Ok(unsafe { &*raw })
+            }
+        }
+    }
+
+    fn store_mut(&mut self) -> PyResult<&mut DataStore> {
+        match &mut self.target {
+            Target::Owned(store) => Ok(store),
+            Target::Borrowed { ptr, mutable } => {
+                if !*mutable {
+                    return Err(PyRuntimeError::new_err(
+                        "the datastore cannot be changed while a variable is being expanded",
+                    ));
+                }
+                let raw = ptr.get();
+                if raw.is_null() {
+                    return Err(PyRuntimeError::new_err(
+                        "this datastore is no longer available (`d` kept past its call)",
+                    ));
+                }
+                // SAFETY: made from a `&mut DataStore` that outlives the guard;
+                // python calls are single-threaded under the GIL, so no other
+                // reference to it is in use while this one is.
+                Ok(unsafe { &mut *raw })
+            }
+        }
+    }
+}
+
+/// The `bb.data_smart.ExpansionError` python exception for an error.
+pub fn expansion_error(py: Python<'_>, error: &ExpansionError) -> PyErr {
+    let make = || -> PyResult<PyErr> {
+        let module = py.import("bb.data_smart")?;
+        let class = module.getattr("ExpansionError")?;
+        let instance = class.call1((error.variable.clone(), "", error.message.clone()))?;
+        Ok(PyErr::from_value(instance))
+    };
+    make().unwrap_or_else(|e| e)
+}
+
+fn flag_to_py<'py>(py: Python<'py>, value: &FlagValue) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        FlagValue::Text(text) => PyString::new(py, text).into_any(),
+        FlagValue::Int(n) => n.into_pyobject(py)?.into_any(),
+        FlagValue::List(items) => PyList::new(py, items)?.into_any(),
+    })
+}
+
+fn py_to_flag(value: &Bound<'_, PyAny>) -> PyResult<FlagValue> {
+    if value.is_instance_of::<PyString>() {
+        return Ok(FlagValue::Text(value.extract()?));
+    }
+    if value.is_instance_of::<PyBool>() {
+        return Ok(FlagValue::Int(i64::from(value.extract::<bool>()?)));
+    }
+    if value.is_instance_of::<PyInt>()
+        && let Ok(n) = value.extract::<i64>()
+    {
+        return Ok(FlagValue::Int(n));
+    }
+    if let Ok(list) = value.cast::<PyList>() {
+        let items: PyResult<Vec<String>> = list.iter().map(|i| Ok(i.str()?.to_string())).collect();
+        return Ok(FlagValue::List(items?));
+    }
+    Ok(FlagValue::Text(value.str()?.to_string()))
+}
+
+/// Names BitBake keeps as python lists (bookkeeping, spec §11-§12).
+fn is_list_var(name: &str) -> bool {
+    name.starts_with("__")
+}
+
+// The method names are BitBake's python API, which python code calls.
+#[allow(non_snake_case)]
+#[pymethods]
+impl PyData {
+    #[pyo3(signature = (var, expand = true, noweakdefault = false, parsing = false))]
+    fn getVar<'py>(
+        &self,
+        py: Python<'py>,
+        var: &str,
+        expand: bool,
+        noweakdefault: bool,
+        parsing: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let _ = noweakdefault;
+        let store = self.store()?;
+        if is_list_var(var)
+            && let Some(FlagValue::List(items)) = store.record(var).and_then(|r| r.flag("_list"))
+        {
+            return Ok(PyList::new(py, items)?.into_any());
+        }
+        let value = if parsing {
+            store.raw_value(var).map(str::to_string)
+        } else if expand {
+            store.get_var(var).map_err(|e| expansion_error(py, &e))?
+        } else {
+            store
+                .get_var_unexpanded(var)
+                .map_err(|e| expansion_error(py, &e))?
+        };
+        Ok(match value {
+            Some(v) => PyString::new(py, &v).into_any(),
+            None => py.None().into_bound(py),
+        })
+    }
+
+    #[pyo3(signature = (var, value, **_kwargs))]
+    fn setVar(
+        &mut self,
+        var: &str,
+        value: &Bound<'_, PyAny>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let parsing = _kwargs
+            .and_then(|k| k.get_item("parsing").ok().flatten())
+            .map(|v| v.is_truthy())
+            .transpose()?
+            .unwrap_or(false);
+        let store = self.store_mut()?;
+        if let Ok(list) = value.cast::<PyList>()
+            && is_list_var(var)
+        {
+            let items: PyResult<Vec<String>> =
+                list.iter().map(|i| Ok(i.str()?.to_string())).collect();
+            store.set_list_var(var, items?);
+            return Ok(());
+        }
+        if value.is_none() {
+            store.set_var_python(var, String::new());
+            store.clear_value(var);
+            return Ok(());
+        }
+        let text = value.str()?.to_string();
+        if parsing {
+            store.set_var_parse(var, text);
+        } else {
+            store.set_var_python(var, text);
+        }
+        Ok(())
+    }
+
+    #[pyo3(signature = (var, flag, expand = true, noweakdefault = false))]
+    fn getVarFlag<'py>(
+        &self,
+        py: Python<'py>,
+        var: &str,
+        flag: &str,
+        expand: bool,
+        noweakdefault: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let store = self.store()?;
+        if flag == "_content" {
+            return self.getVar(py, var, expand, noweakdefault, false);
+        }
+        let Some(record) = store.record(var) else {
+            return Ok(py.None().into_bound(py));
+        };
+        match record.flag(flag) {
+            Some(FlagValue::Text(text)) if expand => {
+                let cache_key = format!("{var}[{flag}]");
+                let value = store
+                    .expand_guarded(text, &cache_key)
+                    .map_err(|e| expansion_error(py, &e))?;
+                Ok(PyString::new(py, &value).into_any())
+            }
+            Some(value) => flag_to_py(py, value),
+            None if noweakdefault => Ok(py.None().into_bound(py)),
+            None => match record.flag_weak_default(flag) {
+                Some(default) if expand => {
+                    let value = store.expand(default).map_err(|e| expansion_error(py, &e))?;
+                    Ok(PyString::new(py, &value).into_any())
+                }
+                Some(default) => Ok(PyString::new(py, default).into_any()),
+                None => Ok(py.None().into_bound(py)),
+            },
+        }
+    }
+
+    #[pyo3(signature = (var, flag, value, **_kwargs))]
+    fn setVarFlag(
+        &mut self,
+        var: &str,
+        flag: &str,
+        value: &Bound<'_, PyAny>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let value = py_to_flag(value)?;
+        self.store_mut()?.set_var_flag(var, flag, value);
+        Ok(())
+    }
+
+    #[pyo3(signature = (var, flags, **_kwargs))]
+    fn setVarFlags(
+        &mut self,
+        var: &str,
+        flags: &Bound<'_, PyDict>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        for (flag, value) in flags.iter() {
+            let flag: String = flag.extract()?;
+            let value = py_to_flag(&value)?;
+            self.store_mut()?.set_var_flag(var, &flag, value);
+        }
+        Ok(())
+    }
+
+    #[pyo3(signature = (var, expand = false, internalflags = false))]
+    fn getVarFlags<'py>(
+        &self,
+        py: Python<'py>,
+        var: &str,
+        expand: bool,
+        internalflags: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let _ = internalflags;
+        let store = self.store()?;
+        if store.record(var).is_none() {
+            return Ok(py.None().into_bound(py));
+        }
+        let dict = PyDict::new(py);
+        for (flag, value) in store.flags(var) {
+            let item = match (&value, expand) {
+                (FlagValue::Text(text), true) => {
+                    let cache_key = format!("{var}[{flag}]");
+                    PyString::new(
+                        py,
+                        &store
+                            .expand_guarded(text, &cache_key)
+                            .map_err(|e| expansion_error(py, &e))?,
+                    )
+                    .into_any()
+                }
+                _ => flag_to_py(py, &value)?,
+            };
+            dict.set_item(flag, item)?;
+        }
+        Ok(dict.into_any())
+    }
+
+    #[pyo3(signature = (var, **_kwargs))]
+    fn delVar(&mut self, var: &str, _kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        self.store_mut()?.del_var(var);
+        Ok(())
+    }
+
+    #[pyo3(signature = (var, flag, **_kwargs))]
+    fn delVarFlag(
+        &mut self,
+        var: &str,
+        flag: &str,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        self.store_mut()?.del_var_flag(var, flag);
+        Ok(())
+    }
+
+    #[pyo3(signature = (var, value, **_kwargs))]
+    fn appendVar(
+        &mut self,
+        var: &str,
+        value: &Bound<'_, PyAny>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let text = value.str()?.to_string();
+        self.store_mut()?.append_var(var, text);
+        Ok(())
+    }
+
+    #[pyo3(signature = (var, value, **_kwargs))]
+    fn prependVar(
+        &mut self,
+        var: &str,
+        value: &Bound<'_, PyAny>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let text = value.str()?.to_string();
+        self.store_mut()?.prepend_var(var, text);
+        Ok(())
+    }
+
+    #[pyo3(signature = (var, flag, value, **_kwargs))]
+    fn appendVarFlag(
+        &mut self,
+        var: &str,
+        flag: &str,
+        value: &Bound<'_, PyAny>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let add = value.str()?.to_string();
+        let store = self.store_mut()?;
+        let old = store.get_var_flag_unexpanded(var, flag).unwrap_or_default();
+        store.set_var_flag(var, flag, FlagValue::Text(old + &add));
+        Ok(())
+    }
+
+    #[pyo3(signature = (var, flag, value, **_kwargs))]
+    fn prependVarFlag(
+        &mut self,
+        var: &str,
+        flag: &str,
+        value: &Bound<'_, PyAny>,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        let add = value.str()?.to_string();
+        let store = self.store_mut()?;
+        let old = store.get_var_flag_unexpanded(var, flag).unwrap_or_default();
+        store.set_var_flag(var, flag, FlagValue::Text(add + &old));
+        Ok(())
+    }
+
+    #[pyo3(signature = (key, newkey, **_kwargs))]
+    fn renameVar(
+        &mut self,
+        key: &str,
+        newkey: &str,
+        _kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        self.store_mut()?.rename_var(key, newkey);
+        Ok(())
+    }
+
+    #[pyo3(signature = (s, varname = None))]
+    fn expand(
+        &self,
+        py: Python<'_>,
+        s: Option<&Bound<'_, PyAny>>,
+        varname: Option<&str>,
+    ) -> PyResult<Py<PyAny>> {
+        let Some(s) = s else { return Ok(py.None()) };
+        if !s.is_instance_of::<PyString>() {
+            return Ok(s.clone().unbind());
+        }
+        let text: String = s.extract()?;
+        let store = self.store()?;
+        let value = store
+            .expand_guarded(&text, varname.unwrap_or(""))
+            .map_err(|e| expansion_error(py, &e))?;
+        Ok(PyString::new(py, &value).into_any().unbind())
+    }
+
+    fn keys(&self) -> PyResult<Vec<String>> {
+        Ok(self
+            .store()?
+            .keys()
+            .into_iter()
+            .filter(|k| self.store().is_ok_and(|s| s.has_content(k)))
+            .collect())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        PyList::new(py, self.keys()?)?
+            .try_iter()
+            .map(|it| it.into_any())
+    }
+
+    fn __contains__(&self, var: &str) -> PyResult<bool> {
+        Ok(self.store()?.has_content(var))
+    }
+
+    fn createCopy(&mut self) -> PyResult<PyData> {
+        let copy = match &mut self.target {
+            Target::Owned(store) => store.create_copy(),
+            Target::Borrowed { mutable: true, .. } => self.store_mut()?.create_copy(),
+            Target::Borrowed { mutable: false, .. } => self.store()?.clone(),
+        };
+        Ok(PyData {
+            target: Target::Owned(Box::new(copy)),
+        })
+    }
+
+    fn hasOverrides(&self, var: &str) -> PyResult<bool> {
+        Ok(self
+            .store()?
+            .record(var)
+            .is_some_and(|r| !r.variants.is_empty()))
+    }
+
+    fn getVarHistory(&self, _var: &str) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn __getitem__(&self, _key: &str) -> PyResult<()> {
+        Err(PyKeyError::new_err("use d.getVar"))
+    }
+}

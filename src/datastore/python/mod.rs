@@ -1,0 +1,220 @@
+//! The embedded CPython interpreter (pyo3) behind [`PythonHost`].
+//!
+//! One interpreter per process, initialised on first use. Our own python
+//! (the `bb` package and `_bitzel_host`, next to this file)
+//! is compiled into the binary and served to `import` by an in-memory
+//! finder; the native module `_bitzel` provides `DataSmart`, the `d`
+//! object over the Rust datastore. Every call attaches to the interpreter
+//! for its own duration only, so Rust work on other threads never waits
+//! for python that is not running.
+
+mod d;
+
+use std::sync::{Arc, OnceLock};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
+
+pub use d::PyData;
+
+use super::{AnonymousFunction, DataStore, PythonFailure, PythonHost};
+
+/// Our python sources: module name, whether it is a package, source text.
+const SOURCES: &[(&str, bool, &str)] = &[
+    ("_bitzel_host", false, include_str!("_bitzel_host.py")),
+    ("bb", true, include_str!("bb/__init__.py")),
+    ("bb.build", false, include_str!("bb/build.py")),
+    ("bb.data", false, include_str!("bb/data.py")),
+    ("bb.data_smart", false, include_str!("bb/data_smart.py")),
+    ("bb.event", false, include_str!("bb/event.py")),
+    ("bb.fetch2", true, include_str!("bb/fetch2/__init__.py")),
+    ("bb.parse", true, include_str!("bb/parse/__init__.py")),
+    ("bb.process", false, include_str!("bb/process.py")),
+    ("bb.utils", false, include_str!("bb/utils.py")),
+];
+
+/// Installs an import finder for `SOURCES` (our code, run once at start).
+const BOOTSTRAP: &std::ffi::CStr = cr#"
+import importlib.abc, importlib.util, sys
+
+class _BitzelFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, sources):
+        self.sources = sources
+
+    def find_spec(self, name, path, target=None):
+        if name in self.sources:
+            return importlib.util.spec_from_loader(name, self, is_package=self.sources[name][0])
+        return None
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        is_package, source = self.sources[module.__name__]
+        exec(compile(source, "<bitzel>/" + module.__name__.replace(".", "/") + ".py", "exec"), module.__dict__)
+
+sys.meta_path.insert(0, _BitzelFinder(SOURCES))
+sys.dont_write_bytecode = True
+"#;
+
+/// The process's interpreter state: our host module, imported once.
+struct Interpreter {
+    host: Py<PyModule>,
+}
+
+static INTERPRETER: OnceLock<Result<Interpreter, String>> = OnceLock::new();
+
+fn interpreter() -> Result<&'static Interpreter, String> {
+    INTERPRETER
+        .get_or_init(|| {
+            Python::initialize();
+            Python::attach(|py| -> PyResult<Interpreter> {
+                let native = PyModule::new(py, "_bitzel")?;
+                native.add_class::<PyData>()?;
+                py.import("sys")?
+                    .getattr("modules")?
+                    .set_item("_bitzel", native)?;
+                let sources = PyDict::new(py);
+                for (name, is_package, text) in SOURCES {
+                    sources.set_item(name, (*is_package, *text))?;
+                }
+                let globals = PyDict::new(py);
+                globals.set_item("SOURCES", sources)?;
+                py.run(BOOTSTRAP, Some(&globals), None)?;
+                let host = py.import("_bitzel_host")?.unbind();
+                Ok(Interpreter { host })
+            })
+            .map_err(|e| {
+                Python::attach(|py| {
+                    format!("cannot start the embedded python: {}", describe(py, &e))
+                })
+            })
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// `Type: message` for a python exception, as BitBake reports it.
+fn describe(py: Python<'_>, err: &PyErr) -> String {
+    let value = err.value(py);
+    let formatted = interpreter_host(py)
+        .and_then(|host| host.call_method1("format_exception", (value,)).ok())
+        .and_then(|s| s.extract::<String>().ok());
+    formatted.unwrap_or_else(|| err.to_string())
+}
+
+fn interpreter_host(py: Python<'_>) -> Option<Bound<'_, PyModule>> {
+    match INTERPRETER.get() {
+        Some(Ok(interpreter)) => Some(interpreter.host.bind(py).clone()),
+        _ => None,
+    }
+}
+
+/// The embedded interpreter as the datastore's python host.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EmbeddedPython;
+
+impl EmbeddedPython {
+    /// Starts the interpreter (once per process) and returns a host for it.
+    pub fn start() -> Result<Arc<dyn PythonHost>, String> {
+        interpreter()?;
+        Ok(Arc::new(EmbeddedPython))
+    }
+}
+
+impl PythonHost for EmbeddedPython {
+    fn eval_inline(&self, code: &str, d: &DataStore) -> Result<String, String> {
+        let interpreter = interpreter()?;
+        Python::attach(|py| {
+            let (data, _guard) = PyData::borrow_shared(d);
+            let data = Py::new(py, data).map_err(|e| describe(py, &e))?;
+            let result = interpreter
+                .host
+                .bind(py)
+                .call_method1("eval_inline", (code, data));
+            match result {
+                Ok(value) => value.extract::<String>().map_err(|e| describe(py, &e)),
+                Err(err) => Err(describe(py, &err)),
+            }
+        })
+    }
+
+    fn define_function(
+        &self,
+        name: &str,
+        text: &str,
+        file: &str,
+        line: usize,
+    ) -> Result<(), String> {
+        let interpreter = interpreter()?;
+        Python::attach(|py| {
+            interpreter
+                .host
+                .bind(py)
+                .call_method1("define_function", (name, text, file, line))
+                .map(|_| ())
+                .map_err(|e| describe(py, &e))
+        })
+    }
+
+    fn run_anonymous(
+        &self,
+        functions: &[AnonymousFunction],
+        d: &mut DataStore,
+    ) -> Result<(), PythonFailure> {
+        let interpreter = interpreter().map_err(PythonFailure::error)?;
+        Python::attach(|py| {
+            let failed = |e: PyErr| PythonFailure::error(describe(py, &e));
+            let (data, _guard) = PyData::borrow_mut(d);
+            let data = Py::new(py, data).map_err(failed)?;
+            let items: Vec<Bound<'_, PyTuple>> = functions
+                .iter()
+                .map(|f| {
+                    (f.name.as_str(), f.code.as_str(), f.file.as_str(), f.line).into_pyobject(py)
+                })
+                .collect::<PyResult<_>>()
+                .map_err(failed)?;
+            let list = PyList::new(py, items).map_err(failed)?;
+            match interpreter
+                .host
+                .bind(py)
+                .call_method1("run_anonymous", (list, data))
+            {
+                Ok(skip) if skip.is_none() => Ok(()),
+                Ok(skip) => Err(PythonFailure::Skip(
+                    skip.extract::<String>().unwrap_or_default(),
+                )),
+                Err(err) => {
+                    let location = interpreter
+                        .host
+                        .bind(py)
+                        .call_method1("error_location", (err.value(py),))
+                        .and_then(|l| l.extract::<(Option<String>, usize)>())
+                        .unwrap_or((None, 0));
+                    Err(PythonFailure::Error {
+                        message: describe(py, &err),
+                        file: location.0,
+                        line: location.1,
+                    })
+                }
+            }
+        })
+    }
+
+    fn add_pylib(
+        &self,
+        dir: &str,
+        namespace: &str,
+        global_modules: &[String],
+    ) -> Result<(), String> {
+        let interpreter = interpreter()?;
+        Python::attach(|py| {
+            interpreter
+                .host
+                .bind(py)
+                .call_method1("add_pylib", (dir, namespace, global_modules.to_vec()))
+                .map(|_| ())
+                .map_err(|e| describe(py, &e))
+        })
+    }
+}

@@ -1,0 +1,7 @@
+//! Recipes: finding them (`BBFILES`, `BBMASK`), matching `.bbappend` files,
+//! and (with the task-graph issue) providers and variants as targets.
+//!
+//! Invariant: deterministic; files and layers are sorted, so the host's
+//! directory order never leaks.
+
+pub mod bbappend;
