@@ -52,7 +52,10 @@ fn every_source_file_starts_with_a_module_doc() {
             }
         }
     }
-    assert!(missing.is_empty(), "files without a `//!` overview: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a `//!` overview: {missing:#?}"
+    );
 }
 
 #[test]
@@ -61,10 +64,15 @@ fn stages_only_use_earlier_stages() {
     let files = rust_files(&root().join("src"));
     assert!(files.len() >= 10, "found only {} source files", files.len());
     for path in files {
-        let Some(stage) = stage_of(&path) else { continue };
+        let Some(stage) = stage_of(&path) else {
+            continue;
+        };
         let Some(rank) = STAGES.iter().position(|s| *s == stage) else {
             if !["lib", "main"].contains(&stage.as_str()) {
-                violations.push(format!("{}: module `{stage}` is not in STAGES", path.display()));
+                violations.push(format!(
+                    "{}: module `{stage}` is not in STAGES",
+                    path.display()
+                ));
             }
             continue;
         };
@@ -75,7 +83,9 @@ fn stages_only_use_earlier_stages() {
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_')
                     .collect();
-                let Some(used_rank) = STAGES.iter().position(|s| *s == used) else { continue };
+                let Some(used_rank) = STAGES.iter().position(|s| *s == used) else {
+                    continue;
+                };
                 if used_rank > rank {
                     violations.push(format!(
                         "{}:{}: `{stage}` uses later stage `{used}`",
@@ -92,22 +102,39 @@ fn stages_only_use_earlier_stages() {
 #[test]
 fn code_map_names_existing_paths_and_every_module() {
     let doc = std::fs::read_to_string(root().join("BAZEL_BITBAKE_ANALYSIS.md")).unwrap();
-    let code_map = doc.split("## 5. Code map").nth(1).expect("a `## 5. Code map` section");
+    let code_map = doc
+        .split("## 5. Code map")
+        .nth(1)
+        .expect("a `## 5. Code map` section");
     let code_map = code_map.split("\n## ").next().unwrap();
     let mut named = Vec::new();
     for piece in code_map.split('`').skip(1).step_by(2) {
         let path = piece.split_whitespace().next().unwrap_or("");
-        let prefixes = ["src/", "tests/", "examples/", "benches/", "fuzz/", "scripts/"];
+        let prefixes = [
+            "src/",
+            "tests/",
+            "examples/",
+            "benches/",
+            "fuzz/",
+            "scripts/",
+        ];
         if prefixes.iter().any(|p| path.starts_with(p)) && !path.contains('{') {
             named.push(path.trim_end_matches(['.', ',']).to_string());
         }
     }
     assert!(named.len() >= 10, "code map names only {named:?}");
     let missing: Vec<_> = named.iter().filter(|p| !root().join(p).exists()).collect();
-    assert!(missing.is_empty(), "code map names missing paths: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "code map names missing paths: {missing:?}"
+    );
     for entry in std::fs::read_dir(root().join("src")).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().to_string();
-        let module = if name.ends_with(".rs") { format!("src/{name}") } else { format!("src/{name}/") };
+        let module = if name.ends_with(".rs") {
+            format!("src/{name}")
+        } else {
+            format!("src/{name}/")
+        };
         assert!(
             named.iter().any(|p| p.starts_with(&module)),
             "code map does not describe `{module}`"

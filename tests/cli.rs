@@ -20,9 +20,21 @@ fn write(dir: &Path, name: &str, text: &[u8]) {
 #[test]
 fn check_clean_tree_exits_zero_with_a_summary() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "conf/layer.conf", b"BBPATH .= \":${LAYERDIR}\"\n");
-    write(dir.path(), "recipes-x/a/a_1.0.bb", b"A = \"1\"\ndo_x() {\n    :\n}\n");
-    write(dir.path(), "recipes-x/a/files/notes.txt", b"not metadata = at all\n");
+    write(
+        dir.path(),
+        "conf/layer.conf",
+        b"BBPATH .= \":${LAYERDIR}\"\n",
+    );
+    write(
+        dir.path(),
+        "recipes-x/a/a_1.0.bb",
+        b"A = \"1\"\ndo_x() {\n    :\n}\n",
+    );
+    write(
+        dir.path(),
+        "recipes-x/a/files/notes.txt",
+        b"not metadata = at all\n",
+    );
     write(dir.path(), ".hidden/b.bb", b"B = broken\n");
     let out = bitzel(&["check", "."], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -34,12 +46,22 @@ fn check_clean_tree_exits_zero_with_a_summary() {
 #[test]
 fn check_reports_file_line_column_and_exits_one() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "x.bb", b"A = \"1\"\n\nB = unquoted\nC = \"3\"\n  D = \"4\"\n");
+    write(
+        dir.path(),
+        "x.bb",
+        b"A = \"1\"\n\nB = unquoted\nC = \"3\"\n  D = \"4\"\n",
+    );
     let out = bitzel(&["check", "x.bb"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("x.bb:3:1: error: unparsed line: `B = unquoted`"), "{stdout}");
-    assert!(stdout.contains("x.bb:5:1: error: unparsed line"), "{stdout}");
+    assert!(
+        stdout.contains("x.bb:3:1: error: unparsed line: `B = unquoted`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("x.bb:5:1: error: unparsed line"),
+        "{stdout}"
+    );
     // The source line and a caret under it.
     assert!(stdout.contains("B = unquoted\n"), "{stdout}");
     assert!(stdout.contains("^^^^^^^^^^^^"), "{stdout}");
@@ -63,7 +85,12 @@ fn check_json_has_files_bytes_and_errors() {
     assert_eq!(errors[0]["file"], "./a.conf");
     assert_eq!(errors[0]["line"], 1);
     assert_eq!(errors[0]["column"], 1);
-    assert!(errors[0]["message"].as_str().unwrap().contains("not allowed in a configuration file"));
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed in a configuration file")
+    );
 }
 
 #[test]
@@ -74,7 +101,12 @@ fn check_rejects_invalid_utf8_like_bitbake() {
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["errors"][0]["line"], 2);
-    assert!(json["errors"][0]["message"].as_str().unwrap().contains("UTF-8"));
+    assert!(
+        json["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("UTF-8")
+    );
 }
 
 #[test]
@@ -91,4 +123,72 @@ fn bad_paths_and_arguments_exit_two_naming_the_path() {
     assert_eq!(out.status.code(), Some(2));
     let out = bitzel(&["--help"], dir.path());
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// A build directory with one layer: configuration, a class and a recipe.
+fn build_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("layer");
+    let root = dir.path();
+    write(root, "build/conf/bblayers.conf", format!("BBLAYERS = \"{}\"\n", layer.display()).as_bytes());
+    write(
+        root,
+        "layer/conf/layer.conf",
+        b"BBPATH .= \":${LAYERDIR}\"\nBBFILES += \"${LAYERDIR}/recipes/*.bb\"\nBBFILE_COLLECTIONS += \"demo\"\nBBFILE_PATTERN_demo = \"^${LAYERDIR}/\"\n",
+    );
+    write(
+        root,
+        "layer/conf/bitbake.conf",
+        b"PN = \"${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[0] or 'defaultpkgname'}\"\nPV = \"${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[1] or '1.0'}\"\nexport GREETING = \"hello\"\nOVERRIDES = \"demo\"\n",
+    );
+    write(root, "layer/classes/base.bbclass", b"do_build() {\n    echo ${GREETING}\n}\naddtask build\n");
+    write(
+        root,
+        "layer/recipes/greet_2.0.bb",
+        b"SUMMARY = \"say \\\"hi\\\" for $5\"\nX = \"base\"\nX:demo = \"demo\"\nBBCLASSEXTEND = \"native\"\n",
+    );
+    write(root, "layer/classes/native.bbclass", b"X:demo = \"native\"\n");
+    write(root, "layer/recipes/broken_1.0.bb", b"A = \"1\"\nB = unquoted\n");
+    dir
+}
+
+#[test]
+fn env_prints_a_recipe_as_bitbake_e_does() {
+    let dir = build_dir();
+    let build = dir.path().join("build");
+    let recipe = dir.path().join("layer/recipes/greet_2.0.bb");
+    let out = bitzel(&["env", "-b", &recipe.display().to_string()], &build);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("\nPN=\"greet\"\n"), "{stdout}");
+    assert!(stdout.contains("\nPV=\"2.0\"\n"), "{stdout}");
+    assert!(stdout.contains("\nX=\"demo\"\n"), "{stdout}");
+    assert!(stdout.contains("export GREETING=\"hello\"\n"), "{stdout}");
+    // The value holds `\"`; BitBake escapes both characters.
+    assert!(stdout.contains(r#"SUMMARY="say \\"hi\\" for \$5""#), "{stdout}");
+    assert!(stdout.contains("do_build() {\n    echo hello\n}\n"), "{stdout}");
+
+    let out = bitzel(&["env", "--json", "greet-native", "PN", "X"], &build);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["variables"]["PN"], "greet-native");
+    assert_eq!(json["variables"]["X"], "native");
+    assert_eq!(json["skipped"], serde_json::Value::Null);
+
+    let out = bitzel(&["env", "--json", "--conf", "GREETING"], &build);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["variables"]["GREETING"], "hello");
+    assert_eq!(json["flags"]["GREETING"]["export"], "1");
+}
+
+#[test]
+fn env_of_broken_metadata_exits_one_with_nothing_on_stdout() {
+    let dir = build_dir();
+    let build = dir.path().join("build");
+    let recipe = dir.path().join("layer/recipes/broken_1.0.bb");
+    let out = bitzel(&["env", "-b", &recipe.display().to_string()], &build);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken_1.0.bb:2: error: unparsed line"), "{stderr}");
 }

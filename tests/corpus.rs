@@ -29,6 +29,11 @@ fn our_metadata_parses_cleanly_and_round_trips() {
         let text = std::fs::read_to_string(&path).unwrap();
         let parse = syntax::parse(FileKind::from_path(&path).unwrap(), &text);
         assert_eq!(parse.syntax_node().to_string(), text, "{}", path.display());
-        assert!(parse.errors().is_empty(), "{}: {:?}", path.display(), parse.errors());
+        assert!(
+            parse.errors().is_empty(),
+            "{}: {:?}",
+            path.display(),
+            parse.errors()
+        );
     }
 }

@@ -21,6 +21,50 @@ pub enum Command {
     /// parallel. Exit status: 0 when clean, 1 when any file has an error,
     /// 2 when a path cannot be read.
     Check(CheckArgs),
+    /// Print the final variables of the configuration or of one recipe.
+    ///
+    /// Run from a build directory. Text output mirrors `bitbake -e`
+    /// (`NAME="value"`, `export` lines, shell and python functions) so the
+    /// two can be diffed; `--json` prints variables, flags, the skip
+    /// reason and expansion errors.
+    Env(EnvArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EnvArgs {
+    /// Evaluate this recipe file (or `virtual:VARIANT:FILE` for a
+    /// BBCLASSEXTEND variant), as `bitbake -e -b FILE`.
+    #[arg(short = 'b', long = "buildfile", value_name = "FILE")]
+    pub buildfile: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Evaluate the configuration even when variables are named.
+    #[arg(long, conflicts_with = "buildfile")]
+    pub conf: bool,
+    /// `[TARGET] [VAR...]`: a recipe name (looked up by file name until
+    /// providers land), then variables to print (default: all). With `-b`
+    /// or `--conf` every word is a variable.
+    #[arg(value_name = "TARGET_OR_VAR")]
+    pub words: Vec<String>,
+}
+
+impl EnvArgs {
+    /// The target named, if any.
+    pub fn target(&self) -> Option<&str> {
+        if self.buildfile.is_some() || self.conf {
+            return None;
+        }
+        self.words.first().map(String::as_str)
+    }
+
+    /// The variables to print (empty: all).
+    pub fn variables(&self) -> &[String] {
+        match self.target() {
+            Some(_) => &self.words[1..],
+            None => &self.words,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,6 +3,7 @@
 
 mod args;
 mod check;
+mod env;
 mod render;
 
 use std::io::{IsTerminal, Write};
@@ -40,6 +41,7 @@ pub fn run() -> Outcome {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = match &args.command {
         Command::Check(check_args) => check::run(check_args, &mut out, color),
+        Command::Env(env_args) => env::run(env_args, &mut out),
     };
     let flushed = out.flush();
     match (result, flushed) {

@@ -26,11 +26,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome};
+pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome, expand_keys};
 pub use expand::{ExpansionError, InlineFailure};
 pub use overrides::{Overrides, select_variant};
 pub use parse::{ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe};
-pub use store::{FlagValue, Layer, Queued, VarRecord, python_repr};
+pub use store::{FlagValue, ForeignValue, Layer, Queued, VarRecord, python_repr};
 
 use crate::syntax::ast_ext::{OperationKeyword, split_operation};
 
@@ -120,6 +120,11 @@ pub struct DataStore {
     python: Option<Arc<dyn PythonHost>>,
     /// Names being expanded right now, to report reference cycles.
     expanding: RefCell<Vec<String>>,
+    /// Non-text values python code stored (BitBake keeps any python object
+    /// in a variable; metadata caches tuples this way). Python reads them
+    /// back; Rust reads the text stored alongside, if any. A `RefCell`
+    /// because python may store them while a variable is being read.
+    objects: RefCell<HashMap<String, Option<store::ForeignValue>>>,
 }
 
 impl Default for DataStore {
@@ -137,6 +142,7 @@ impl Clone for DataStore {
             caches: RefCell::default(),
             python: self.python.clone(),
             expanding: RefCell::default(),
+            objects: RefCell::new(self.objects.borrow().clone()),
         }
     }
 }
@@ -157,6 +163,7 @@ impl DataStore {
             caches: RefCell::default(),
             python: None,
             expanding: RefCell::default(),
+            objects: RefCell::default(),
         }
     }
 
@@ -171,12 +178,14 @@ impl DataStore {
 
     /// Freezes this datastore's contents into a shareable layer.
     pub fn freeze(self) -> Arc<Layer> {
-        if self.local.is_empty() {
+        let objects = self.objects.into_inner();
+        if self.local.is_empty() && objects.is_empty() {
             return self.parent;
         }
         Arc::new(Layer {
             parent: Some(self.parent),
             vars: self.local,
+            objects,
         })
     }
 
@@ -189,6 +198,7 @@ impl DataStore {
             caches: RefCell::default(),
             python,
             expanding: RefCell::default(),
+            objects: RefCell::default(),
         }
     }
 
@@ -196,9 +206,11 @@ impl DataStore {
     /// not affected by writes to the copy. Costs a freeze of the local map.
     pub fn create_copy(&mut self) -> DataStore {
         let local = std::mem::take(&mut self.local);
+        let objects = std::mem::take(&mut *self.objects.borrow_mut());
         let layer = Arc::new(Layer {
             parent: Some(self.parent.clone()),
             vars: local,
+            objects,
         });
         self.parent = layer.clone();
         DataStore::child(layer, self.python.clone())
@@ -213,8 +225,35 @@ impl DataStore {
         }
     }
 
+    /// The python object python code stored for `name`, if any.
+    pub fn object(&self, name: &str) -> Option<store::ForeignValue> {
+        match self.objects.borrow().get(name) {
+            Some(slot) => slot.clone(),
+            None => self.parent.object(name).cloned(),
+        }
+    }
+
+    /// Stores a python object for `name`; allowed while reading (`&self`),
+    /// as BitBake's inline python may cache values this way.
+    pub fn set_object(&self, name: &str, value: store::ForeignValue) {
+        self.objects
+            .borrow_mut()
+            .insert(name.to_string(), Some(value));
+    }
+
+    /// Forgets the python object of `name` (any write in Rust does).
+    fn forget_object(&self, name: &str) {
+        let mut objects = self.objects.borrow_mut();
+        if self.parent.object(name).is_some() {
+            objects.insert(name.to_string(), None);
+        } else {
+            objects.remove(name);
+        }
+    }
+
     fn record_mut(&mut self, name: &str) -> &mut VarRecord {
         self.invalidate();
+        self.forget_object(name);
         if !matches!(self.local.get(name), Some(Some(_))) {
             let copy = self.parent.get(name).cloned().unwrap_or_default();
             // A local tombstone (`None`) means deleted here: start afresh.
@@ -373,6 +412,7 @@ impl DataStore {
     /// from its bases' variant lists (§8.2).
     pub fn del_var(&mut self, name: &str) {
         self.invalidate();
+        self.forget_object(name);
         self.local
             .insert(name.to_string(), Some(VarRecord::default()));
         for (base, suffix) in overrides::variant_bases(name) {

@@ -76,11 +76,16 @@ pub fn parse_configuration(
         }
     }
 
+    d.set_var_python("__bbclasstype", "global".into());
+    d.set_var_python("BB_CURRENT_MC", String::new());
     let topdir = input.topdir.clone();
     let bblayers = topdir.join("conf/bblayers.conf");
     if bblayers.is_file() {
         d.set_var_python("TOPDIR", topdir.display().to_string());
         evaluator.eval_file(&mut d, &bblayers)?;
+        if d.get_var("BB_CACHEDIR").ok().flatten().is_none() {
+            d.set_var_python("BB_CACHEDIR", "${TOPDIR}/cache".into());
+        }
         parse_layers(evaluator, &mut d, &bblayers)?;
     }
     let Some(bbpath) = d
@@ -92,8 +97,11 @@ pub fn parse_configuration(
             "The BBPATH variable is not set and bitbake did not find a conf/bblayers.conf file in the expected location.",
         ));
     };
-    if d.raw_value("TOPDIR").is_none() {
+    if d.get_var("TOPDIR").ok().flatten().is_none() {
         d.set_var_python("TOPDIR", topdir.display().to_string());
+    }
+    if d.get_var("BB_CACHEDIR").ok().flatten().is_none() {
+        d.set_var_python("BB_CACHEDIR", "${TOPDIR}/cache".into());
     }
     let bitbake_conf = bbpath
         .split(':')

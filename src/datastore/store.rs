@@ -151,7 +151,13 @@ impl VarRecord {
 pub struct Layer {
     pub(crate) parent: Option<Arc<Layer>>,
     pub(crate) vars: HashMap<String, Option<VarRecord>>,
+    /// Values python code stored that are not text (see
+    /// `DataStore::object`); `None` hides a parent's.
+    pub(crate) objects: HashMap<String, Option<ForeignValue>>,
 }
+
+/// An opaque value stored by python code (a python object, to Rust).
+pub type ForeignValue = Arc<dyn std::any::Any + Send + Sync>;
 
 impl Layer {
     /// The record for `name`, looking through parent layers.
@@ -159,6 +165,17 @@ impl Layer {
         let mut layer = self;
         loop {
             if let Some(slot) = layer.vars.get(name) {
+                return slot.as_ref();
+            }
+            layer = layer.parent.as_deref()?;
+        }
+    }
+
+    /// The python object stored for `name`, looking through parent layers.
+    pub fn object(&self, name: &str) -> Option<&ForeignValue> {
+        let mut layer = self;
+        loop {
+            if let Some(slot) = layer.objects.get(name) {
                 return slot.as_ref();
             }
             layer = layer.parent.as_deref()?;

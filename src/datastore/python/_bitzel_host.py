@@ -41,7 +41,20 @@ def eval_inline(code, d):
     if compiled is None:
         compiled = compile(code.strip(), "<expansion>", "eval")
         _compiled[code] = compiled
-    return str(eval(compiled, _context, DataContext(d)))
+    # BitBake evaluates with `d` among the globals too, so that nested
+    # scopes (comprehensions, lambdas) see it.
+    previous = _context.get("d", _MISSING)
+    _context["d"] = d
+    try:
+        return str(eval(compiled, _context, DataContext(d)))
+    finally:
+        if previous is _MISSING:
+            del _context["d"]
+        else:
+            _context["d"] = previous
+
+
+_MISSING = object()
 
 
 def _compile_at(text, filename, line):

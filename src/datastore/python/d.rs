@@ -200,6 +200,18 @@ impl PyData {
             .map(|v| v.is_truthy())
             .transpose()?
             .unwrap_or(false);
+        let is_text = value.is_instance_of::<PyString>() || value.is_none();
+        let is_list = value.cast::<PyList>().is_ok() && is_list_var(var);
+        if !is_text && !is_list {
+            // Any other python object is kept as it is for python to read
+            // back; where the datastore can be written, its text too.
+            let object: Py<PyAny> = value.clone().unbind();
+            if let Ok(store) = self.store_mut() {
+                store.set_var_python(var, value.str()?.to_string());
+            }
+            self.store()?.set_object(var, std::sync::Arc::new(object));
+            return Ok(());
+        }
         let store = self.store_mut()?;
         if let Ok(list) = value.cast::<PyList>()
             && is_list_var(var)

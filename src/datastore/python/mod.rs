@@ -24,12 +24,30 @@ const SOURCES: &[(&str, bool, &str)] = &[
     ("_bitzel_host", false, include_str!("_bitzel_host.py")),
     ("bb", true, include_str!("bb/__init__.py")),
     ("bb.build", false, include_str!("bb/build.py")),
+    ("bb.compress", true, include_str!("bb/compress/__init__.py")),
+    (
+        "bb.compress.zstd",
+        false,
+        include_str!("bb/compress/zstd.py"),
+    ),
+    ("bb.cookerdata", false, include_str!("bb/cookerdata.py")),
     ("bb.data", false, include_str!("bb/data.py")),
     ("bb.data_smart", false, include_str!("bb/data_smart.py")),
     ("bb.event", false, include_str!("bb/event.py")),
+    ("bb.filter", false, include_str!("bb/filter.py")),
     ("bb.fetch2", true, include_str!("bb/fetch2/__init__.py")),
+    ("bb.msg", false, include_str!("bb/msg.py")),
+    (
+        "bb.multiprocessing",
+        false,
+        include_str!("bb/multiprocessing.py"),
+    ),
     ("bb.parse", true, include_str!("bb/parse/__init__.py")),
     ("bb.process", false, include_str!("bb/process.py")),
+    ("bb.progress", false, include_str!("bb/progress.py")),
+    ("bb.runqueue", false, include_str!("bb/runqueue.py")),
+    ("bb.siggen", false, include_str!("bb/siggen.py")),
+    ("bb.tinfoil", false, include_str!("bb/tinfoil.py")),
     ("bb.utils", false, include_str!("bb/utils.py")),
 ];
 
@@ -55,6 +73,14 @@ class _BitzelFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 sys.meta_path.insert(0, _BitzelFinder(SOURCES))
 sys.dont_write_bytecode = True
+
+# Embedded, sys.executable would name bitzel; metadata asks it for the
+# interpreter (PYTHON = "${@sys.executable}"), so name the real one.
+import os, sysconfig
+_python = os.path.join(sysconfig.get_config_var("BINDIR") or "/usr/bin", "python3")
+if os.path.exists(_python):
+    sys.executable = _python
+    sys._base_executable = _python
 "#;
 
 /// The process's interpreter state: our host module, imported once.

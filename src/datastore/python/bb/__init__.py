@@ -50,7 +50,14 @@ def deprecate_import(current, modulename, fromlist, renames=None):
     return None
 
 
-from bb import utils, data, data_smart, parse, build, event, fetch2, process  # noqa: E402
+# BitBake makes `bb` and `os` builtins, and layer libraries rely on it.
+import builtins as _builtins  # noqa: E402
+import os as _os  # noqa: E402
+
+_builtins.bb = sys.modules[__name__]
+_builtins.os = _os
+
+from bb import utils, data, data_smart, parse, build, event, fetch2, process, siggen, runqueue, filter, msg  # noqa: E402
 
 fetch = fetch2
 sys.modules["bb.fetch"] = fetch2

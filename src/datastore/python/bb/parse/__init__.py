@@ -52,6 +52,13 @@ def cached_mtime_noerror(f):
         return 0
 
 
+def vardeps(*varnames):
+    def decorator(func):
+        func.bb_vardeps = varnames
+        return func
+    return decorator
+
+
 def vardepsexclude(*varnames):
     def decorator(func):
         func.bb_vardepsexclude = varnames

@@ -1,0 +1,361 @@
+//! `bitzel env`: the final variables of the configuration or of one recipe,
+//! printed as `bitbake -e` prints them (so the two can be diffed), or as
+//! JSON for tools.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+use super::args::EnvArgs;
+use crate::datastore::python::EmbeddedPython;
+use crate::datastore::{
+    ConfigInput, DataStore, EvalError, Evaluator, FlagValue, FsLoader, Outcome,
+    parse_configuration, parse_recipe,
+};
+
+#[derive(Serialize)]
+struct JsonEnv {
+    variables: BTreeMap<String, String>,
+    flags: BTreeMap<String, BTreeMap<String, String>>,
+    skipped: Option<String>,
+    expansion_errors: BTreeMap<String, String>,
+}
+
+/// How the command ended: `Ok(true)` printed, `Ok(false)` metadata failed
+/// (diagnostics on stderr).
+pub fn run(args: &EnvArgs, out: &mut dyn Write) -> Result<bool> {
+    let topdir = std::env::current_dir().context("cannot read the current directory")?;
+    let python = EmbeddedPython::start().map_err(anyhow::Error::msg)?;
+    let evaluator = Evaluator::new(Arc::new(FsLoader), Some(python));
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let input = ConfigInput {
+        topdir: topdir.clone(),
+        env,
+    };
+    let config = match parse_configuration(&evaluator, &input) {
+        Ok(config) => config,
+        Err(error) => return report(&error),
+    };
+
+    let (mut datastore, outcome) = match (&args.buildfile, args.target()) {
+        (Some(file), None) => {
+            let (variant, path) = split_virtual(file);
+            let path = std::fs::canonicalize(&path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            match recipe_env(&evaluator, config, &path, variant.as_deref())? {
+                Ok(found) => found,
+                Err(error) => return report(&error),
+            }
+        }
+        (None, Some(target)) => {
+            let Some((path, variant)) = find_target(&config, target)? else {
+                bail!(
+                    "nothing provides `{target}` (bitzel env looks recipes up by their file name until providers land)"
+                );
+            };
+            match recipe_env(&evaluator, config, &path, variant.as_deref())? {
+                Ok(found) => found,
+                Err(error) => return report(&error),
+            }
+        }
+        (None, None) => {
+            let mut config = config;
+            // As `bitbake -e` without a target: keys expanded and the
+            // configuration's anonymous functions run.
+            if let Err(error) = finalise_config(&evaluator, &mut config) {
+                return report(&error);
+            }
+            (config, Outcome::Parsed)
+        }
+        (Some(_), Some(_)) => bail!("give either a TARGET or -b FILE, not both"),
+    };
+    datastore.set_python(evaluator.python().cloned());
+
+    let names: Vec<String> = if args.variables().is_empty() {
+        datastore
+            .keys()
+            .into_iter()
+            .filter(|k| !k.starts_with("__") && datastore.has_content(k))
+            .collect()
+    } else {
+        args.variables().to_vec()
+    };
+    if args.json {
+        write_json(out, &datastore, &names, &outcome)?;
+    } else {
+        write_text(out, &datastore, &names)?;
+    }
+    Ok(true)
+}
+
+fn report(error: &EvalError) -> Result<bool> {
+    if error.line > 0 {
+        eprintln!(
+            "{}:{}: error: {}",
+            error.path.display(),
+            error.line,
+            error.message
+        );
+    } else {
+        eprintln!("{}: error: {}", error.path.display(), error.message);
+    }
+    Ok(false)
+}
+
+/// `virtual:native:/path/x.bb` → (`native`, path).
+fn split_virtual(file: &str) -> (Option<String>, PathBuf) {
+    if let Some(rest) = file.strip_prefix("virtual:")
+        && let Some((variant, path)) = rest.split_once(':')
+    {
+        return (Some(variant.to_string()), PathBuf::from(path));
+    }
+    (None, PathBuf::from(file))
+}
+
+fn recipe_env(
+    evaluator: &Evaluator,
+    config: DataStore,
+    path: &Path,
+    variant: Option<&str>,
+) -> Result<Result<(DataStore, Outcome), EvalError>> {
+    let layer = config.freeze();
+    let parsed = match parse_recipe(evaluator, &layer, path, &[]) {
+        Ok(parsed) => parsed,
+        Err(error) => return Ok(Err(error)),
+    };
+    match variant {
+        None => Ok(Ok((parsed.base.datastore, parsed.base.outcome))),
+        Some(name) => {
+            let Some((_, found)) = parsed.variants.into_iter().find(|(n, _)| n == name) else {
+                bail!("`{}` has no BBCLASSEXTEND variant `{name}`", path.display());
+            };
+            Ok(Ok((found.datastore, found.outcome)))
+        }
+    }
+}
+
+/// Finds a recipe by name: files of `BBFILES` whose name part (before `_`)
+/// is the target, or the target without a `-native`/`-nativesdk` suffix.
+fn find_target(config: &DataStore, target: &str) -> Result<Option<(PathBuf, Option<String>)>> {
+    let bbfiles = config
+        .get_var("BBFILES")
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .unwrap_or_default();
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    for pattern in bbfiles.split_whitespace() {
+        for path in glob_paths(pattern) {
+            if path.extension().is_some_and(|e| e == "bb") {
+                candidates.push(path);
+            }
+        }
+    }
+    candidates.sort();
+    let name_of = |p: &Path| {
+        p.file_stem().map(|s| {
+            s.to_string_lossy()
+                .split('_')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+    };
+    let mut lookups = vec![(target.to_string(), None)];
+    for suffix in ["native", "nativesdk"] {
+        if let Some(base) = target.strip_suffix(&format!("-{suffix}")) {
+            lookups.push((base.to_string(), Some(suffix.to_string())));
+        }
+    }
+    for (name, variant) in lookups {
+        if let Some(path) = candidates
+            .iter()
+            .rev()
+            .find(|p| name_of(p).as_deref() == Some(name.as_str()))
+        {
+            return Ok(Some((path.clone(), variant)));
+        }
+    }
+    Ok(None)
+}
+
+/// A small glob for `BBFILES` patterns (`*` within one path component).
+fn glob_paths(pattern: &str) -> Vec<PathBuf> {
+    let mut paths = vec![PathBuf::from("/")];
+    for component in Path::new(pattern).components().skip(1) {
+        let part = component.as_os_str().to_string_lossy().to_string();
+        let mut next = Vec::new();
+        for base in &paths {
+            if !part.contains(['*', '?', '[']) {
+                let candidate = base.join(&part);
+                if candidate.exists() {
+                    next.push(candidate);
+                }
+                continue;
+            }
+            let Ok(regex) = regex::Regex::new(&format!("^{}$", glob_to_regex(&part))) else {
+                continue;
+            };
+            let Ok(entries) = std::fs::read_dir(base) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                if regex.is_match(&entry.file_name().to_string_lossy()) {
+                    next.push(entry.path());
+                }
+            }
+        }
+        paths = next;
+    }
+    paths
+}
+
+fn glob_to_regex(part: &str) -> String {
+    let mut out = String::new();
+    for c in part.chars() {
+        match c {
+            '*' => out.push_str("[^/]*"),
+            '?' => out.push_str("[^/]"),
+            c => out.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    out
+}
+
+fn finalise_config(evaluator: &Evaluator, d: &mut DataStore) -> Result<(), EvalError> {
+    let error = |message: String| EvalError {
+        path: PathBuf::from("conf/bitbake.conf"),
+        line: 0,
+        message,
+    };
+    crate::datastore::expand_keys(d).map_err(|e| error(e.to_string()))?;
+    let _ = evaluator;
+    Ok(())
+}
+
+fn flag_true(d: &DataStore, name: &str, flag: &str) -> bool {
+    match d.raw_flag(name, flag) {
+        Some(FlagValue::Text(_)) => d
+            .get_var_flag(name, flag)
+            .ok()
+            .flatten()
+            .is_some_and(|v| matches!(v.to_lowercase().as_str(), "y" | "yes" | "1" | "true")),
+        Some(other) => other.is_truthy(),
+        None => false,
+    }
+}
+
+/// `bitbake -e`'s shell form: plain variables (exported ones with
+/// `export`, unexported ones as `unset`), shell functions, then python
+/// functions (spec: BitBake's `emit_env`).
+fn write_text(out: &mut dyn Write, d: &DataStore, names: &[String]) -> Result<()> {
+    let is_func = |name: &str| d.raw_flag(name, "func").is_some_and(FlagValue::is_truthy);
+    let (funcs, plain): (Vec<&String>, Vec<&String>) = names.iter().partition(|n| is_func(n));
+    for name in plain {
+        let unexport = flag_true(d, name, "unexport");
+        let value = match d.get_var(name) {
+            Ok(value) => value,
+            Err(error) => {
+                writeln!(
+                    out,
+                    "# expansion of {name} threw ExpansionError: {}",
+                    error.message
+                )?;
+                continue;
+            }
+        };
+        let shown = d.expand(name).unwrap_or_else(|_| name.clone());
+        if unexport {
+            writeln!(out, "unset {shown}")?;
+            continue;
+        }
+        let Some(value) = value else { continue };
+        if flag_true(d, name, "export") {
+            write!(out, "export ")?;
+        }
+        writeln!(out, "{shown}=\"{}\"", shell_escape(&value))?;
+    }
+    for name in &funcs {
+        if d.raw_flag(name, "python").is_some_and(FlagValue::is_truthy) {
+            continue;
+        }
+        if name.contains(['-', '.', '{', '}', '+']) {
+            continue;
+        }
+        let Ok(Some(value)) = d.get_var(name) else {
+            continue;
+        };
+        let lineno = d
+            .raw_flag(name, "lineno")
+            .map(FlagValue::to_python_str)
+            .unwrap_or_else(|| "None".into());
+        let filename = d
+            .raw_flag(name, "filename")
+            .map(FlagValue::to_python_str)
+            .unwrap_or_else(|| "None".into());
+        writeln!(out, "# line: {lineno}, file: {filename}")?;
+        writeln!(out, "{name}() {{\n{}\n}}\n", value.trim_end_matches('\n'))?;
+    }
+    for name in funcs {
+        if !d.raw_flag(name, "python").is_some_and(FlagValue::is_truthy) {
+            continue;
+        }
+        let value = d
+            .get_var_unexpanded(name)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        writeln!(out, "\npython {name} () {{\n{value}}}\n")?;
+    }
+    Ok(())
+}
+
+/// BitBake's quoting of a value inside double quotes.
+fn shell_escape(value: &str) -> String {
+    value
+        .replace('"', "\\\"")
+        .replace('`', "\\`")
+        .replace('\n', " \\\n")
+        .replace('$', "\\$")
+}
+
+fn write_json(
+    out: &mut dyn Write,
+    d: &DataStore,
+    names: &[String],
+    outcome: &Outcome,
+) -> Result<()> {
+    let mut report = JsonEnv {
+        variables: BTreeMap::new(),
+        flags: BTreeMap::new(),
+        skipped: match outcome {
+            Outcome::Skipped(reason) => Some(reason.clone()),
+            Outcome::Parsed => None,
+        },
+        expansion_errors: BTreeMap::new(),
+    };
+    for name in names {
+        match d.get_var(name) {
+            Ok(Some(value)) => {
+                report.variables.insert(name.clone(), value);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                report.expansion_errors.insert(name.clone(), error.message);
+            }
+        }
+        let flags: BTreeMap<String, String> = d
+            .flags(name)
+            .into_iter()
+            .map(|(f, v)| (f, v.to_python_str()))
+            .collect();
+        if !flags.is_empty() {
+            report.flags.insert(name.clone(), flags);
+        }
+    }
+    serde_json::to_writer(&mut *out, &report)?;
+    writeln!(out)?;
+    Ok(())
+}

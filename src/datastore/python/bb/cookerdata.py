@@ -1,0 +1,1 @@
+"""bb.cookerdata for Bitzel: the configuration is parsed in Rust."""
