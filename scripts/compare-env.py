@@ -27,7 +27,9 @@ ROOT = os.path.dirname(HERE)
 # Values that change from one BitBake run to the next.
 VOLATILE = {"DATE", "TIME", "DATETIME", "SOURCE_DATE_EPOCH_FALLBACK", "BB_ORIGENV", "LOGFIFO",
             "BB_TASKHASH", "BUILDNAME", "BB_SERVER_TIMEOUT", "BBSERVER", "PWD", "OLDPWD",
-            "COMBINED_FEATURES", "BB_CONSOLELOG", "BB_LOGFIFO"}
+            "COMBINED_FEATURES", "BB_CONSOLELOG", "BB_LOGFIFO", "BB_DEFAULT_EVENTLOG", "PID",
+            # The command line of the tool itself.
+            "BB_CMDLINE"}
 
 
 def parse_bitbake_env(text):
@@ -75,7 +77,7 @@ def run_bitzel(bitbake_dir, build_dir, args, user):
     the same clean environment, so that user-dependent values agree."""
     bitzel = os.path.join(ROOT, "target", "release", "bitzel")
     home = os.path.expanduser("~" + user)
-    env = ["HOME=" + home, "USER=" + user, "LOGNAME=" + user, "SHELL=/bin/sh",
+    env = ["HOME=" + home, "USER=" + user, "LOGNAME=" + user, "SHELL=/bin/bash",
            "LANG=en_US.UTF-8", "LC_ALL=en_US.UTF-8",
            "PATH=%s/bin:/usr/local/bin:/usr/bin:/bin" % bitbake_dir]
     prefix = ["runuser", "-u", user, "--"] if os.getuid() == 0 else []
@@ -90,7 +92,9 @@ def compare(label, bitbake_text, bitzel_json, show):
     theirs, their_errors = parse_bitbake_env(bitbake_text)
     ours = bitzel_json["variables"]
     our_errors = bitzel_json.get("expansion_errors", {})
-    names = sorted(n for n in theirs if n not in VOLATILE)
+    # Anything that carries this run's timestamp is volatile too.
+    stamp = theirs.get("DATETIME")
+    names = sorted(n for n in theirs if n not in VOLATILE and not (stamp and stamp in theirs[n]))
     equal = different = missing = 0
     diffs = []
     for name in names:

@@ -807,7 +807,7 @@ impl Evaluator {
     }
 
     /// The collection whose `BBFILE_PATTERN` matches `path` (spec §14.3).
-    fn file_layer(&self, d: &DataStore, path: &Path) -> Option<String> {
+    pub fn file_layer(&self, d: &DataStore, path: &Path) -> Option<String> {
         let collections = d.get_var("BBFILE_COLLECTIONS").ok()??;
         let mut patterns: Vec<(String, String)> = collections
             .split_whitespace()
@@ -830,11 +830,46 @@ impl Evaluator {
     /// and its appends: deferred inherits, key expansion, anonymous python,
     /// `DEPENDS` and `[depends]` normalisation, task set-up.
     pub fn finalise(&self, d: &mut DataStore, recipe: &Path) -> Result<Outcome, EvalError> {
-        let error = |message: String| EvalError {
-            path: recipe.to_path_buf(),
-            line: 0,
-            message,
-        };
+        match self.finalise_steps(d, recipe) {
+            Ok(()) => Ok(Outcome::Parsed),
+            Err(PythonFailure::Skip(reason)) => Ok(Outcome::Skipped(reason)),
+            Err(PythonFailure::Error {
+                message,
+                file,
+                line,
+            }) => Err(EvalError {
+                path: file
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| recipe.to_path_buf()),
+                line,
+                message,
+            }),
+        }
+    }
+
+    /// Fires a parse event when there is an interpreter to run handlers.
+    fn fire(
+        &self,
+        d: &mut DataStore,
+        event: &str,
+        recipe: &Path,
+        args: &[String],
+    ) -> Result<(), PythonFailure> {
+        match &self.python {
+            Some(python) => python.fire_event(event, &recipe.display().to_string(), args, d),
+            None => Ok(()),
+        }
+    }
+
+    /// The steps of spec §16.2, in order; a skip or an error stops them.
+    fn finalise_steps(&self, d: &mut DataStore, recipe: &Path) -> Result<(), PythonFailure> {
+        let fail = |e: &dyn std::fmt::Display| PythonFailure::error(e.to_string());
+        let inherits: Vec<String> = d
+            .list_var("__BBDEFINHERITS")
+            .iter()
+            .map(|e| decode_deferred(e).0)
+            .collect();
+        self.fire(d, "RecipePreDeferredInherits", recipe, &inherits)?;
         loop {
             let mut queue = d.list_var("__BBDEFINHERITS");
             if queue.is_empty() {
@@ -843,16 +878,23 @@ impl Evaluator {
             let entry = queue.remove(0);
             d.set_list_var("__BBDEFINHERITS", queue);
             let (classes, file, line) = decode_deferred(&entry);
-            self.inherit(d, &classes, Path::new(&file), line, true)?;
+            self.inherit(d, &classes, Path::new(&file), line, true)
+                .map_err(|e| PythonFailure::Error {
+                    message: e.message,
+                    file: Some(e.path.display().to_string()),
+                    line: e.line,
+                })?;
         }
         for handler in d.list_var("__BBHANDLERS") {
             if d.raw_flag(&handler, "filename").is_none() {
-                return Err(error(format!(
+                return Err(PythonFailure::error(format!(
                     "Undefined event handler function '{handler}'"
                 )));
             }
         }
-        expand_keys(d).map_err(|e| error(e.to_string()))?;
+        self.fire(d, "RecipePreFinalise", recipe, &[])?;
+        expand_keys(d).map_err(|e| fail(&e))?;
+        self.fire(d, "RecipePostKeyExpansion", recipe, &[])?;
         let anonymous: Vec<super::AnonymousFunction> = d
             .list_var("__BBANONFUNCS")
             .into_iter()
@@ -873,35 +915,50 @@ impl Evaluator {
             .collect();
         if !anonymous.is_empty() {
             let Some(python) = &self.python else {
-                return Err(error(
-                    "anonymous python functions need the embedded interpreter".into(),
+                return Err(PythonFailure::error(
+                    "anonymous python functions need the embedded interpreter",
                 ));
             };
-            match python.run_anonymous(&anonymous, d) {
-                Ok(()) => {}
-                Err(PythonFailure::Skip(reason)) => return Ok(Outcome::Skipped(reason)),
-                Err(PythonFailure::Error {
-                    message,
-                    file,
-                    line,
-                }) => {
-                    return Err(EvalError {
-                        path: file
-                            .map(PathBuf::from)
-                            .unwrap_or_else(|| recipe.to_path_buf()),
-                        line,
-                        message,
-                    });
+            python.run_anonymous(&anonymous, d)?;
+        }
+        let tasks = d.list_var("__BBTASKS");
+        self.fire(d, "RecipeTaskPreProcess", recipe, &tasks)?;
+        normalise_depends(d, &tasks).map_err(PythonFailure::error)?;
+        match &self.python {
+            Some(python) => python.add_tasks(&tasks, d)?,
+            None => {
+                for task in &tasks {
+                    let expanded = d.expand(task).map_err(|e| fail(&e))?;
+                    d.set_var_flag(&expanded, "task", FlagValue::Int(1));
                 }
             }
         }
-        let tasks = d.list_var("__BBTASKS");
-        normalise_depends(d, &tasks).map_err(error)?;
-        for task in &tasks {
-            let expanded = d.expand(task).map_err(|e| error(e.to_string()))?;
-            d.set_var_flag(&expanded, "task", FlagValue::Int(1));
-        }
-        Ok(Outcome::Parsed)
+        self.fire(d, "RecipeParsed", recipe, &[])?;
+        Ok(())
+    }
+
+    /// Fires `ConfigParsed` on the configuration datastore (the cooker's
+    /// step after parsing the configuration, spec §14.1).
+    pub fn config_parsed(&self, d: &mut DataStore, bitbake_conf: &Path) -> Result<(), EvalError> {
+        self.fire(d, "ConfigParsed", bitbake_conf, &[])
+            .map_err(|failure| match failure {
+                PythonFailure::Skip(reason) => EvalError {
+                    path: bitbake_conf.to_path_buf(),
+                    line: 0,
+                    message: format!("SkipRecipe raised by a ConfigParsed handler: {reason}"),
+                },
+                PythonFailure::Error {
+                    message,
+                    file,
+                    line,
+                } => EvalError {
+                    path: file
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| bitbake_conf.to_path_buf()),
+                    line,
+                    message,
+                },
+            })
     }
 }
 

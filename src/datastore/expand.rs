@@ -71,12 +71,38 @@ impl DataStore {
         if let Some(cached) = self.caches.borrow().expanded.get(name) {
             return cached.clone();
         }
-        let result = self.read(name).map(|r| r.expanded);
+        let result = self
+            .read(name)
+            .map(|r| r.expanded)
+            .and_then(|value| self.filter(name, value));
         self.caches
             .borrow_mut()
             .expanded
             .insert(name.to_string(), result.clone());
         result
+    }
+
+    /// A value filter set on the variable's base name (`d.setVarFilter`),
+    /// applied to non-empty expanded values as BitBake does.
+    fn filter(&self, name: &str, value: Option<String>) -> Result<Option<String>, ExpansionError> {
+        let Some(text) = value.as_deref().filter(|v| !v.is_empty()) else {
+            return Ok(value);
+        };
+        let base = name.split(':').next().unwrap_or(name);
+        let Some(FlagValue::Text(expression)) = self.record(base).and_then(|r| r.flag("_filter"))
+        else {
+            return Ok(value);
+        };
+        let Some(python) = &self.python else {
+            return Err(ExpansionError::new(
+                name,
+                "value filters need the embedded interpreter",
+            ));
+        };
+        python
+            .apply_filter(expression, text)
+            .map(Some)
+            .map_err(|message| ExpansionError::new(name, message))
     }
 
     /// `d.getVar(name, False)`: variants and queues applied, no expansion

@@ -58,6 +58,26 @@ pub trait PythonHost: Send + Sync {
         d: &mut DataStore,
     ) -> Result<(), PythonFailure>;
 
+    /// Fires a parse event (`ConfigParsed`, `RecipePreFinalise`, ...) to the
+    /// datastore's handlers (spec §12.5, §16.2).
+    fn fire_event(
+        &self,
+        event: &str,
+        recipe: &str,
+        args: &[String],
+        d: &mut DataStore,
+    ) -> Result<(), PythonFailure>;
+
+    /// Task set-up at the end of finalisation (`[task]`, `_task_deps`).
+    fn add_tasks(&self, tasks: &[String], d: &mut DataStore) -> Result<(), PythonFailure>;
+
+    /// Applies a value filter (`d.setVarFilter`): evaluates `expression`
+    /// with `val` bound to `value` among the `bb.filter` functions.
+    fn apply_filter(&self, expression: &str, value: &str) -> Result<String, String>;
+
+    /// A datastore object holding `env`, for `BB_ORIGENV` (spec §14.1).
+    fn environment_object(&self, env: &[(String, String)]) -> Result<ForeignValue, String>;
+
     /// `addpylib DIR NAMESPACE` (spec §14.4).
     fn add_pylib(
         &self,

@@ -76,6 +76,13 @@ pub fn parse_configuration(
         }
     }
 
+    if let Some(python) = evaluator.python() {
+        let object = python
+            .environment_object(&input.env)
+            .map_err(|e| config_error(&input.topdir, e))?;
+        d.set_var_python("BB_ORIGENV", "<bb.data_smart.DataSmart object>".into());
+        d.set_object("BB_ORIGENV", object);
+    }
     d.set_var_python("__bbclasstype", "global".into());
     d.set_var_python("BB_CURRENT_MC", String::new());
     let topdir = input.topdir.clone();
@@ -133,6 +140,7 @@ pub fn parse_configuration(
     for class in inherit.split_whitespace() {
         evaluator.inherit(&mut d, class, &bitbake_conf, 0, false)?;
     }
+    evaluator.config_parsed(&mut d, &bitbake_conf)?;
     d.set_var_python("__bbclasstype", "recipe".into());
     Ok(d)
 }
@@ -322,6 +330,9 @@ pub fn parse_recipe(
     let mut d = DataStore::child(config.clone(), evaluator.python().cloned());
     let shown = recipe.display().to_string();
     d.set_var_python("__BB_RECIPE_FILE", shown.clone());
+    if let Some(layer) = evaluator.file_layer(&d, recipe) {
+        d.set_var_python("FILE_LAYERNAME", layer);
+    }
     d.set_var_python(
         "__BBAPPEND",
         appends

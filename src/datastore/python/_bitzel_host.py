@@ -80,6 +80,36 @@ def run_anonymous(functions, d):
     return None
 
 
+_EVENTS = {
+    "ConfigParsed": lambda fn, args: bb.event.ConfigParsed(),
+    "RecipePreDeferredInherits": lambda fn, args: bb.event.RecipePreDeferredInherits(fn, args),
+    "RecipePreFinalise": lambda fn, args: bb.event.RecipePreFinalise(fn),
+    "RecipePostKeyExpansion": lambda fn, args: bb.event.RecipePostKeyExpansion(fn),
+    "RecipeTaskPreProcess": lambda fn, args: bb.event.RecipeTaskPreProcess(fn, args),
+    "RecipeParsed": lambda fn, args: bb.event.RecipeParsed(fn),
+}
+
+
+def fire_event(name, fn, args, d):
+    """Fires a parse event; returns None or a SkipRecipe reason."""
+    import bb.event
+    try:
+        bb.event.fire(_EVENTS[name](fn, list(args)), d)
+    except bb.parse.SkipRecipe as skip:
+        return str(skip.args[0]) if skip.args else ""
+    return None
+
+
+def add_tasks(tasklist, d):
+    import bb.build
+    bb.build.add_tasks(list(tasklist), d)
+
+
+def apply_filter(expression, value):
+    import bb.filter
+    return str(bb.filter.apply_filters(value, [expression]))
+
+
 def add_pylib(libdir, namespace, global_modules):
     for module in global_modules:
         if module not in _context:

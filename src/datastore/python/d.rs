@@ -57,6 +57,13 @@ impl PyData {
         (data, BorrowGuard { ptr })
     }
 
+    /// A `d` that owns its datastore.
+    pub fn owned(store: DataStore) -> PyData {
+        PyData {
+            target: Target::Owned(Box::new(store)),
+        }
+    }
+
     /// A writable `d` over `store` for the guard's lifetime.
     pub fn borrow_mut(store: &mut DataStore) -> (PyData, BorrowGuard) {
         let ptr = Rc::new(Cell::new(store as *mut DataStore));
@@ -148,6 +155,18 @@ fn py_to_flag(value: &Bound<'_, PyAny>) -> PyResult<FlagValue> {
     Ok(FlagValue::Text(value.str()?.to_string()))
 }
 
+/// A python argument taken by its truth value, as BitBake's API takes
+/// `expand=0` as readily as `expand=False`.
+pub struct Truthy(pub bool);
+
+impl<'py> FromPyObject<'_, 'py> for Truthy {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'_, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Truthy(obj.is_truthy()?))
+    }
+}
+
 /// Names BitBake keeps as python lists (bookkeeping, spec §11-§12).
 fn is_list_var(name: &str) -> bool {
     name.starts_with("__")
@@ -157,17 +176,23 @@ fn is_list_var(name: &str) -> bool {
 #[allow(non_snake_case)]
 #[pymethods]
 impl PyData {
-    #[pyo3(signature = (var, expand = true, noweakdefault = false, parsing = false))]
+    #[pyo3(signature = (var, expand = Truthy(true), noweakdefault = Truthy(false), parsing = Truthy(false)))]
     fn getVar<'py>(
         &self,
         py: Python<'py>,
         var: &str,
-        expand: bool,
-        noweakdefault: bool,
-        parsing: bool,
+        expand: Truthy,
+        noweakdefault: Truthy,
+        parsing: Truthy,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let (Truthy(expand), Truthy(parsing)) = (expand, parsing);
         let _ = noweakdefault;
         let store = self.store()?;
+        if let Some(object) = store.object(var)
+            && let Some(object) = object.downcast_ref::<Py<PyAny>>()
+        {
+            return Ok(object.bind(py).clone());
+        }
         if is_list_var(var)
             && let Some(FlagValue::List(items)) = store.record(var).and_then(|r| r.flag("_list"))
         {
@@ -202,7 +227,11 @@ impl PyData {
             .unwrap_or(false);
         let is_text = value.is_instance_of::<PyString>() || value.is_none();
         let is_list = value.cast::<PyList>().is_ok() && is_list_var(var);
-        if !is_text && !is_list {
+        let read_only = matches!(self.target, Target::Borrowed { mutable: false, .. });
+        // While a variable is being read the datastore cannot change;
+        // python code that stores something then (a cache, usually) keeps
+        // it where only python reads it back.
+        if read_only || (!is_text && !is_list) {
             // Any other python object is kept as it is for python to read
             // back; where the datastore can be written, its text too.
             let object: Py<PyAny> = value.clone().unbind();
@@ -235,19 +264,20 @@ impl PyData {
         Ok(())
     }
 
-    #[pyo3(signature = (var, flag, expand = true, noweakdefault = false))]
+    #[pyo3(signature = (var, flag, expand = Truthy(true), noweakdefault = Truthy(false)))]
     fn getVarFlag<'py>(
         &self,
         py: Python<'py>,
         var: &str,
         flag: &str,
-        expand: bool,
-        noweakdefault: bool,
+        expand: Truthy,
+        noweakdefault: Truthy,
     ) -> PyResult<Bound<'py, PyAny>> {
         let store = self.store()?;
         if flag == "_content" {
-            return self.getVar(py, var, expand, noweakdefault, false);
+            return self.getVar(py, var, expand, noweakdefault, Truthy(false));
         }
+        let (Truthy(expand), Truthy(noweakdefault)) = (expand, noweakdefault);
         let Some(record) = store.record(var) else {
             return Ok(py.None().into_bound(py));
         };
@@ -300,15 +330,15 @@ impl PyData {
         Ok(())
     }
 
-    #[pyo3(signature = (var, expand = false, internalflags = false))]
+    #[pyo3(signature = (var, expand = Truthy(false), internalflags = Truthy(false)))]
     fn getVarFlags<'py>(
         &self,
         py: Python<'py>,
         var: &str,
-        expand: bool,
-        internalflags: bool,
+        expand: Truthy,
+        internalflags: Truthy,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let _ = internalflags;
+        let (Truthy(expand), _) = (expand, internalflags);
         let store = self.store()?;
         if store.record(var).is_none() {
             return Ok(py.None().into_bound(py));
@@ -462,6 +492,15 @@ impl PyData {
         Ok(PyData {
             target: Target::Owned(Box::new(copy)),
         })
+    }
+
+    fn setVarFilter(&mut self, var: &str, filter: Option<&str>) -> PyResult<()> {
+        let store = self.store_mut()?;
+        match filter.filter(|f| !f.is_empty()) {
+            Some(filter) => store.set_var_flag(var, "_filter", FlagValue::Text(filter.to_string())),
+            None => store.del_var_flag(var, "_filter"),
+        }
+        Ok(())
     }
 
     fn hasOverrides(&self, var: &str) -> PyResult<bool> {

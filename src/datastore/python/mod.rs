@@ -136,6 +136,44 @@ fn interpreter_host(py: Python<'_>) -> Option<Bound<'_, PyModule>> {
     }
 }
 
+/// Calls `_bitzel_host.FUNCTION(*args, d)` with a writable `d`. The
+/// function returns None, or a SkipRecipe reason; an exception becomes a
+/// failure located at the innermost metadata line of its traceback.
+fn call_with_d(
+    d: &mut DataStore,
+    function: &str,
+    args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>>,
+) -> Result<(), PythonFailure> {
+    let interpreter = interpreter().map_err(PythonFailure::error)?;
+    Python::attach(|py| {
+        let failed = |e: PyErr| PythonFailure::error(describe(py, &e));
+        let (data, _guard) = PyData::borrow_mut(d);
+        let data = Py::new(py, data).map_err(failed)?;
+        let mut args = args(py).map_err(failed)?;
+        args.push(data.into_bound(py).into_any());
+        let args = PyTuple::new(py, args).map_err(failed)?;
+        match interpreter.host.bind(py).call_method1(function, args) {
+            Ok(skip) if skip.is_none() => Ok(()),
+            Ok(skip) => Err(PythonFailure::Skip(
+                skip.extract::<String>().unwrap_or_default(),
+            )),
+            Err(err) => {
+                let location = interpreter
+                    .host
+                    .bind(py)
+                    .call_method1("error_location", (err.value(py),))
+                    .and_then(|l| l.extract::<(Option<String>, usize)>())
+                    .unwrap_or((None, 0));
+                Err(PythonFailure::Error {
+                    message: describe(py, &err),
+                    file: location.0,
+                    line: location.1,
+                })
+            }
+        }
+    })
+}
+
 /// The embedded interpreter as the datastore's python host.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EmbeddedPython;
@@ -188,42 +226,62 @@ impl PythonHost for EmbeddedPython {
         functions: &[AnonymousFunction],
         d: &mut DataStore,
     ) -> Result<(), PythonFailure> {
-        let interpreter = interpreter().map_err(PythonFailure::error)?;
-        Python::attach(|py| {
-            let failed = |e: PyErr| PythonFailure::error(describe(py, &e));
-            let (data, _guard) = PyData::borrow_mut(d);
-            let data = Py::new(py, data).map_err(failed)?;
+        call_with_d(d, "run_anonymous", |py| {
             let items: Vec<Bound<'_, PyTuple>> = functions
                 .iter()
                 .map(|f| {
                     (f.name.as_str(), f.code.as_str(), f.file.as_str(), f.line).into_pyobject(py)
                 })
-                .collect::<PyResult<_>>()
-                .map_err(failed)?;
-            let list = PyList::new(py, items).map_err(failed)?;
-            match interpreter
+                .collect::<PyResult<_>>()?;
+            Ok(vec![PyList::new(py, items)?.into_any()])
+        })
+    }
+
+    fn fire_event(
+        &self,
+        event: &str,
+        recipe: &str,
+        args: &[String],
+        d: &mut DataStore,
+    ) -> Result<(), PythonFailure> {
+        call_with_d(d, "fire_event", |py| {
+            Ok(vec![
+                event.into_pyobject(py)?.into_any(),
+                recipe.into_pyobject(py)?.into_any(),
+                PyList::new(py, args)?.into_any(),
+            ])
+        })
+    }
+
+    fn add_tasks(&self, tasks: &[String], d: &mut DataStore) -> Result<(), PythonFailure> {
+        call_with_d(d, "add_tasks", |py| {
+            Ok(vec![PyList::new(py, tasks)?.into_any()])
+        })
+    }
+
+    fn apply_filter(&self, expression: &str, value: &str) -> Result<String, String> {
+        let interpreter = interpreter()?;
+        Python::attach(|py| {
+            let result = interpreter
                 .host
                 .bind(py)
-                .call_method1("run_anonymous", (list, data))
-            {
-                Ok(skip) if skip.is_none() => Ok(()),
-                Ok(skip) => Err(PythonFailure::Skip(
-                    skip.extract::<String>().unwrap_or_default(),
-                )),
-                Err(err) => {
-                    let location = interpreter
-                        .host
-                        .bind(py)
-                        .call_method1("error_location", (err.value(py),))
-                        .and_then(|l| l.extract::<(Option<String>, usize)>())
-                        .unwrap_or((None, 0));
-                    Err(PythonFailure::Error {
-                        message: describe(py, &err),
-                        file: location.0,
-                        line: location.1,
-                    })
-                }
-            }
+                .call_method1("apply_filter", (expression, value));
+            result
+                .and_then(|v| v.extract::<String>())
+                .map_err(|e| describe(py, &e))
+        })
+    }
+
+    fn environment_object(&self, env: &[(String, String)]) -> Result<super::ForeignValue, String> {
+        interpreter()?;
+        let mut store = DataStore::new();
+        for (name, value) in env {
+            store.set_var_python(name, value.clone());
+        }
+        Python::attach(|py| {
+            let object = Py::new(py, PyData::owned(store)).map_err(|e| describe(py, &e))?;
+            let object: Py<PyAny> = object.into_any();
+            Ok(Arc::new(object) as super::ForeignValue)
         })
     }
 

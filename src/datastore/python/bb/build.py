@@ -75,5 +75,58 @@ def deltask(task, d):
             d.setVarFlag(other, "deps", deps)
 
 
+def add_tasks(tasklist, d):
+    """Task set-up at the end of finalisation: `[task]` on every task, and
+    `_task_deps` recording the dependency flags of each."""
+    task_deps = d.getVar("_task_deps", False)
+    if not isinstance(task_deps, dict):
+        task_deps = {}
+    task_deps.setdefault("tasks", [])
+    task_deps.setdefault("parents", {})
+    for task in tasklist:
+        task = d.expand(task)
+        d.setVarFlag(task, "task", 1)
+        if task not in task_deps["tasks"]:
+            task_deps["tasks"].append(task)
+        flags = d.getVarFlags(task) or {}
+        for name in ("mcdepends", "depends", "rdepends", "deptask", "rdeptask", "recrdeptask",
+                     "recideptask", "nostamp", "fakeroot", "noexec", "umask"):
+            task_deps.setdefault(name, {})
+            if name in flags:
+                task_deps[name][task] = d.expand(flags[name])
+        task_deps["parents"][task] = []
+        for dep in flags.get("deps", []) or []:
+            task_deps["parents"][task].append(d.expand(dep))
+    d.setVar("_task_deps", task_deps)
+
+
 def exec_func(func, d, dirs=None):
     raise FuncFailed("bb.build.exec_func(%s) at parse time is not supported by Bitzel yet" % func)
+
+
+def tasksbetween(task_start, task_end, d):
+    """The tasks on dependency paths from task_start up to task_end, in
+    the order a depth-first walk from task_start meets them."""
+    tasks = [k for k in d.keys() if d.getVarFlag(k, "task")]
+    found = []
+
+    def follow(task, chain):
+        if task in chain:
+            import bb
+            bb.fatal("Circular task dependencies as %s depends on itself via the chain %s" % (task, " -> ".join(chain)))
+        chain.append(task)
+        for other in tasks:
+            if other == task:
+                continue
+            if task == task_end:
+                for link in chain:
+                    if link not in found:
+                        found.append(link)
+            else:
+                deps = d.getVarFlag(other, "deps", False) or []
+                if task in deps:
+                    follow(other, chain)
+        chain.pop()
+
+    follow(task_start, [])
+    return found

@@ -60,11 +60,15 @@ def contains_any(variable, checkvalues, truevalue, falsevalue, d):
     return falsevalue
 
 
-def filter(variable, checkvalues, d):
-    value = d.getVar(variable)
-    if not value:
+def filter_string(val, checkvalues):
+    """The words of `val` that are in `checkvalues`, sorted."""
+    if not val:
         return ""
-    return " ".join(sorted(_words(checkvalues) & set(value.split())))
+    return " ".join(sorted(_words(checkvalues) & set(val.split())))
+
+
+def filter(variable, checkvalues, d):
+    return filter_string(d.getVar(variable), checkvalues)
 
 
 def to_boolean(string, default=None):

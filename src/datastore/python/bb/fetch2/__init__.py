@@ -177,6 +177,17 @@ class FetchData:
         self.basename = self.localfile
 
 
+def mark_recipe_nocache(d):
+    if d.getVar("BB_SRCREV_POLICY") != "cache":
+        d.setVar("BB_DONT_CACHE", "1")
+
+
+def get_autorev(d):
+    mark_recipe_nocache(d)
+    d.setVar("__BBAUTOREV_SEEN", True)
+    return "AUTOINC"
+
+
 def get_srcrev(d, method_name="sortable_revision"):
     return d.getVar("SRCREV") or ""
 
