@@ -44,7 +44,8 @@ pub(crate) fn physical_lines(text: &str) -> Vec<PhysLine> {
     let mut lines = Vec::with_capacity(text.len() / 32 + 1);
     let mut start = 0;
     while start < bytes.len() {
-        let text_end = memchr2(b'\n', b'\r', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let text_end =
+            memchr::memchr2(b'\n', b'\r', &bytes[start..]).map_or(bytes.len(), |i| start + i);
         let end = match bytes.get(text_end) {
             Some(b'\r') if bytes.get(text_end + 1) == Some(&b'\n') => text_end + 2,
             Some(_) => text_end + 1,
@@ -60,10 +61,6 @@ pub(crate) fn physical_lines(text: &str) -> Vec<PhysLine> {
         start = end;
     }
     lines
-}
-
-fn memchr2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&c| c == a || c == b)
 }
 
 /// The end of `text[start..end]` after removing trailing Python whitespace.
@@ -84,20 +81,41 @@ pub(crate) struct LogicalLine {
     pub lines: Range<usize>,
     /// The byte ranges whose concatenation is the joined line: each line's
     /// stripped content, without the continuing backslash.
-    pub segments: Vec<Range<usize>>,
+    segments: Segments,
+}
+
+/// Nearly every logical line is one physical line: no allocation for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segments {
+    One(Range<usize>),
+    Many(Vec<Range<usize>>),
 }
 
 impl LogicalLine {
     fn single(line_idx: usize, line: &PhysLine) -> LogicalLine {
         LogicalLine {
             lines: line_idx..line_idx + 1,
-            segments: std::iter::once(line.start..line.content_end).collect(),
+            segments: Segments::One(line.start..line.content_end),
+        }
+    }
+
+    fn joined_lines(lines: Range<usize>, segments: Vec<Range<usize>>) -> LogicalLine {
+        LogicalLine {
+            lines,
+            segments: Segments::Many(segments),
+        }
+    }
+
+    pub fn segments(&self) -> &[Range<usize>] {
+        match &self.segments {
+            Segments::One(range) => std::slice::from_ref(range),
+            Segments::Many(ranges) => ranges,
         }
     }
 
     /// The joined text, borrowed when the line was not continued.
     pub fn joined<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        match self.segments.as_slice() {
+        match self.segments() {
             [one] => std::borrow::Cow::Borrowed(&text[one.clone()]),
             many => std::borrow::Cow::Owned(many.iter().map(|r| &text[r.clone()]).collect()),
         }
@@ -289,10 +307,7 @@ impl Driver<'_, '_> {
             }
             line_idx += 1;
         }
-        LogicalLine {
-            lines: idx..line_idx + 1,
-            segments,
-        }
+        LogicalLine::joined_lines(idx..line_idx + 1, segments)
     }
 
     /// The configuration grammar joins while the *joined text* ends in `\`,
@@ -323,10 +338,7 @@ impl Driver<'_, '_> {
             line_idx += 1;
             segments.push(self.line_range(line_idx));
         }
-        LogicalLine {
-            lines: idx..line_idx + 1,
-            segments,
-        }
+        LogicalLine::joined_lines(idx..line_idx + 1, segments)
     }
 
     fn confusing_comment(&mut self, first: usize, last: usize) {

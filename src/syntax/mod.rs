@@ -8,7 +8,8 @@
 //! Pipeline inside this module: [`lexer`] splits physical lines and joins
 //! them as BitBake does, [`shape`] recognises each statement exactly as
 //! BitBake's patterns would, [`parser`] builds the tree (tokenising the
-//! parts with logos), [`validate`] adds the checks that need a whole node,
+//! parts with logos) and calls [`validate`] for the checks that need a
+//! whole statement,
 //! and [`ast`] / [`ast_ext`] give typed access.
 //!
 //! Invariants: no I/O, no datastore, no Python; this is the only code in the
@@ -106,10 +107,6 @@ impl<T: rowan::ast::AstNode<Language = BitbakeLanguage>> Parse<T> {
 /// Parses one metadata file with the grammar for `kind`.
 pub fn parse(kind: FileKind, text: &str) -> Parse<ast::SourceFile> {
     let (green, mut errors) = parser::parse(kind, text);
-    let root = SyntaxNode::new_root(green.clone());
-    if let Some(file) = <ast::SourceFile as rowan::ast::AstNode>::cast(root) {
-        validate::validate(&file, kind, &mut errors);
-    }
     errors.sort_by_key(|e| (e.range.start(), e.range.end()));
     Parse {
         green,

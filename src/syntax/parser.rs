@@ -18,31 +18,40 @@ use rowan::{GreenNode, GreenNodeBuilder};
 
 use super::lexer::{self, Chunk, LogicalLine, NameToken, PhysLine, WordToken};
 use super::shape::{self, AssignmentShape, FlagShape, FunctionShape, QuoteRule};
-use super::{FileKind, SyntaxError, SyntaxKind, SyntaxKind::*};
+use super::{FileKind, SyntaxError, SyntaxKind, SyntaxKind::*, validate};
 
 pub(crate) fn parse(kind: FileKind, text: &str) -> (GreenNode, Vec<SyntaxError>) {
     let mut errors = Vec::new();
     let (lines, chunks) = lexer::split_chunks(text, kind, &mut errors);
-    let mut parser = Parser {
-        text,
-        kind,
-        lines: &lines,
-        builder: GreenNodeBuilder::new(),
-        errors,
-    };
-    parser.builder.start_node(SOURCE_FILE.into());
-    for chunk in &chunks {
-        parser.chunk(chunk);
+    // One node cache per thread: tokens such as ` `, `=` and `\n` are
+    // shared by every tree built on it, and the cache does not regrow for
+    // each file.
+    thread_local! {
+        static CACHE: std::cell::RefCell<rowan::NodeCache> = std::cell::RefCell::new(rowan::NodeCache::default());
     }
-    parser.builder.finish_node();
-    (parser.builder.finish(), parser.errors)
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let mut parser = Parser {
+            text,
+            kind,
+            lines: &lines,
+            builder: GreenNodeBuilder::with_cache(&mut cache),
+            errors,
+        };
+        parser.builder.start_node(SOURCE_FILE.into());
+        for chunk in &chunks {
+            parser.chunk(chunk);
+        }
+        parser.builder.finish_node();
+        (parser.builder.finish(), parser.errors)
+    })
 }
 
 struct Parser<'a> {
     text: &'a str,
     kind: FileKind,
     lines: &'a [PhysLine],
-    builder: GreenNodeBuilder<'static>,
+    builder: GreenNodeBuilder<'a>,
     errors: Vec<SyntaxError>,
 }
 
@@ -122,7 +131,7 @@ impl Directive {
     }
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn error(&mut self, range: Range<usize>, message: impl Into<String>) {
         self.errors.push(SyntaxError::new(message, range));
     }
@@ -247,6 +256,13 @@ impl Parser<'_> {
         self.error_line(line, s)
     }
 
+    /// The statement's first physical line, where whole-statement checks
+    /// point.
+    fn first_line_range(&self, line: &LogicalLine) -> Range<usize> {
+        let first = self.lines[line.lines.start];
+        first.start..first.content_end
+    }
+
     /// BitBake reports a statement's errors at its last physical line.
     fn last_line_range(&self, line: &LogicalLine) -> Range<usize> {
         let last = self.lines[line.lines.end - 1];
@@ -270,6 +286,12 @@ impl Parser<'_> {
             w.emit(&mut self.builder, WHITESPACE, space.end);
         }
         self.var_name(&mut w, s, shape.name.clone(), VAR_NAME);
+        validate::assignment(
+            &s[shape.name.clone()],
+            shape.flag.is_some(),
+            self.first_line_range(line),
+            &mut self.errors,
+        );
         if shape.name.is_empty() {
             self.error(
                 self.last_line_range(line),
@@ -328,6 +350,18 @@ impl Parser<'_> {
         if let Some(message) = rejected {
             self.error(self.last_line_range(line), message);
             self.builder.start_node(ERROR.into());
+        } else {
+            let args = &s[args_start..];
+            let range = self.first_line_range(line);
+            match directive {
+                Directive::Include | Directive::Require => {
+                    validate::included_files(directive.keyword(), args, range, &mut self.errors)
+                }
+                Directive::Inherit | Directive::InheritDefer => {
+                    validate::inherited(directive.keyword(), args, range, &mut self.errors)
+                }
+                _ => {}
+            }
         }
         let (node, kw) = directive.kinds();
         self.builder.start_node(node.into());
@@ -355,6 +389,8 @@ impl Parser<'_> {
         if let Some(message) = rejected {
             self.error(self.last_line_range(line), message);
             self.builder.start_node(ERROR.into());
+        } else if matches!(task_kind, TaskDirective::AddTask) {
+            validate::addtask(s, self.first_line_range(line), &mut self.errors);
         }
         let (node, kw) = task_kind.kinds();
         self.builder.start_node(node.into());
@@ -399,6 +435,11 @@ impl Parser<'_> {
         let joined = line.joined(self.text);
         self.builder.start_node(EXPORT.into());
         let mut w = LineWriter::new(self.text, self.lines, line);
+        validate::export(
+            &joined[name.clone()],
+            self.first_line_range(line),
+            &mut self.errors,
+        );
         w.emit(&mut self.builder, EXPORT_KW, "export".len());
         w.emit(&mut self.builder, WHITESPACE, name.start);
         self.var_name(&mut w, &joined, name, VAR_NAME);
@@ -447,6 +488,13 @@ impl Parser<'_> {
             );
         }
         if let Some(name) = &shape.name {
+            if self.kind == FileKind::Recipe {
+                validate::function_name(
+                    &s[name.clone()],
+                    self.first_line_range(header),
+                    &mut self.errors,
+                );
+            }
             w.emit(&mut self.builder, WHITESPACE, name.start);
             self.var_name(&mut w, s, name.clone(), FUNCTION_NAME);
         }
@@ -493,6 +541,13 @@ impl Parser<'_> {
             );
             self.builder.start_node(ERROR.into());
         }
+        if self.kind == FileKind::Recipe {
+            validate::function_name(
+                &s[name.clone()],
+                self.first_line_range(header),
+                &mut self.errors,
+            );
+        }
         self.builder.start_node(DEF_FUNCTION.into());
         let mut w = LineWriter::new(self.text, self.lines, header);
         w.emit(&mut self.builder, DEF_KW, 3);
@@ -527,7 +582,7 @@ fn op_kind(op: shape::AssignOp) -> SyntaxKind {
 /// Emits `s[start..end]` as `word_kind` words and `WHITESPACE` blanks.
 fn words(
     w: &mut LineWriter,
-    builder: &mut GreenNodeBuilder<'static>,
+    builder: &mut GreenNodeBuilder<'_>,
     s: &str,
     start: usize,
     end: usize,
@@ -693,15 +748,15 @@ impl<'a> LineWriter<'a> {
     }
 
     fn joined_len(&self) -> usize {
-        self.logical.segments.iter().map(|r| r.len()).sum()
+        self.logical.segments().iter().map(|r| r.len()).sum()
     }
 
     fn segment(&self) -> &Range<usize> {
-        &self.logical.segments[self.seg_idx]
+        &self.logical.segments()[self.seg_idx]
     }
 
     /// Emits the joined range `pos..end` as `kind` (nothing if empty).
-    fn emit(&mut self, builder: &mut GreenNodeBuilder<'static>, kind: SyntaxKind, end: usize) {
+    fn emit(&mut self, builder: &mut GreenNodeBuilder<'_>, kind: SyntaxKind, end: usize) {
         while self.pos < end {
             self.cross_joins(builder);
             let seg = self.segment().clone();
@@ -715,8 +770,8 @@ impl<'a> LineWriter<'a> {
     }
 
     /// At the end of a segment with more to come, emits the continuation.
-    fn cross_joins(&mut self, builder: &mut GreenNodeBuilder<'static>) {
-        while self.seg_idx + 1 < self.logical.segments.len()
+    fn cross_joins(&mut self, builder: &mut GreenNodeBuilder<'_>) {
+        while self.seg_idx + 1 < self.logical.segments().len()
             && self.pos == self.seg_joined_start + self.segment().len()
         {
             let end = self.segment().end;
@@ -729,7 +784,7 @@ impl<'a> LineWriter<'a> {
 
     /// Emits whatever follows the last segment: remaining joins, then a
     /// final continuation or the trailing blanks and newline.
-    fn finish(mut self, builder: &mut GreenNodeBuilder<'static>) {
+    fn finish(mut self, builder: &mut GreenNodeBuilder<'_>) {
         debug_assert_eq!(
             self.pos,
             self.joined_len(),

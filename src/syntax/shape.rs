@@ -162,6 +162,14 @@ pub(crate) fn assignment(s: &str, quote_rule: QuoteRule) -> Option<AssignmentSha
         let name_start = export.as_ref().map_or(0, |(_, ws)| ws.end);
         let name_max = skip_bytes(s, name_start, is_var_name_byte);
         for name_end in name_start..=name_max {
+            // Only a position followed by `[`, a blank, or a character that
+            // can start an operator can end the name; skipping the others
+            // changes nothing but the work done.
+            match s.as_bytes().get(name_end) {
+                Some(b'[' | b':' | b'?' | b'+' | b'=' | b'.') => {}
+                Some(&b) if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => continue,
+                _ => {}
+            }
             if s.as_bytes().get(name_end) == Some(&b'[')
                 && let Some((flag, close)) = flag_at(s, name_end + 1)
                 && let Some(shape) = op_and_value(s, close + 1, quote_rule)
