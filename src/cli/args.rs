@@ -28,6 +28,16 @@ pub enum Command {
     /// two can be diffed; `--json` prints variables, flags, the skip
     /// reason and expansion errors.
     Env(EnvArgs),
+    /// Parse every recipe and variant of the configured layers, in
+    /// parallel, as `bitbake -p` does: a summary line and every error.
+    Parse(ParseArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ParseArgs {
+    /// Parser threads (default: one per core).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]

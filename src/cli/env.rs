@@ -140,20 +140,13 @@ fn recipe_env(
 
 /// Finds a recipe by name: files of `BBFILES` whose name part (before `_`)
 /// is the target, or the target without a `-native`/`-nativesdk` suffix.
-fn find_target(config: &DataStore, target: &str) -> Result<Option<(PathBuf, Option<String>)>> {
-    let bbfiles = config
-        .get_var("BBFILES")
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .unwrap_or_default();
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    for pattern in bbfiles.split_whitespace() {
-        for path in glob_paths(pattern) {
-            if path.extension().is_some_and(|e| e == "bb") {
-                candidates.push(path);
-            }
-        }
-    }
-    candidates.sort();
+/// The last in collection order wins (the highest layer priority and
+/// version sort last).
+pub(super) fn find_target(
+    config: &DataStore,
+    target: &str,
+) -> Result<Option<(PathBuf, Option<String>)>> {
+    let collected = crate::recipe::bbfiles::collect(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name_of = |p: &Path| {
         p.file_stem().map(|s| {
             s.to_string_lossy()
@@ -170,7 +163,8 @@ fn find_target(config: &DataStore, target: &str) -> Result<Option<(PathBuf, Opti
         }
     }
     for (name, variant) in lookups {
-        if let Some(path) = candidates
+        if let Some(path) = collected
+            .recipes
             .iter()
             .rev()
             .find(|p| name_of(p).as_deref() == Some(name.as_str()))
@@ -179,49 +173,6 @@ fn find_target(config: &DataStore, target: &str) -> Result<Option<(PathBuf, Opti
         }
     }
     Ok(None)
-}
-
-/// A small glob for `BBFILES` patterns (`*` within one path component).
-fn glob_paths(pattern: &str) -> Vec<PathBuf> {
-    let mut paths = vec![PathBuf::from("/")];
-    for component in Path::new(pattern).components().skip(1) {
-        let part = component.as_os_str().to_string_lossy().to_string();
-        let mut next = Vec::new();
-        for base in &paths {
-            if !part.contains(['*', '?', '[']) {
-                let candidate = base.join(&part);
-                if candidate.exists() {
-                    next.push(candidate);
-                }
-                continue;
-            }
-            let Ok(regex) = regex::Regex::new(&format!("^{}$", glob_to_regex(&part))) else {
-                continue;
-            };
-            let Ok(entries) = std::fs::read_dir(base) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if regex.is_match(&entry.file_name().to_string_lossy()) {
-                    next.push(entry.path());
-                }
-            }
-        }
-        paths = next;
-    }
-    paths
-}
-
-fn glob_to_regex(part: &str) -> String {
-    let mut out = String::new();
-    for c in part.chars() {
-        match c {
-            '*' => out.push_str("[^/]*"),
-            '?' => out.push_str("[^/]"),
-            c => out.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    out
 }
 
 fn finalise_config(evaluator: &Evaluator, d: &mut DataStore) -> Result<(), EvalError> {

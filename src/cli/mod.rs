@@ -4,6 +4,7 @@
 mod args;
 mod check;
 mod env;
+mod parse;
 mod render;
 
 use std::io::{IsTerminal, Write};
@@ -42,6 +43,7 @@ pub fn run() -> Outcome {
     let result = match &args.command {
         Command::Check(check_args) => check::run(check_args, &mut out, color),
         Command::Env(env_args) => env::run(env_args, &mut out),
+        Command::Parse(parse_args) => parse::run(parse_args, &mut out),
     };
     let flushed = out.flush();
     match (result, flushed) {

@@ -5,3 +5,4 @@
 //! directory order never leaks.
 
 pub mod bbappend;
+pub mod bbfiles;

@@ -9,6 +9,7 @@ run in order. Written for Bitzel; BitBake's semantics, our code.
 
 import builtins
 import sys
+import threading
 
 import bb
 import bb.parse
@@ -36,22 +37,42 @@ class DataContext(dict):
         return value
 
 
+# Inline python runs with `d` among its globals (BitBake evaluates with a
+# copy of the context plus `d`), so that nested scopes see it. Recipes may
+# be parsed on several threads, so each thread evaluates in its own copy of
+# the context, refreshed when the shared one changes.
+_local = threading.local()
+_version = [0]
+
+
+def _changed():
+    _version[0] += 1
+
+
+def _thread_globals():
+    cached = getattr(_local, "globals", None)
+    if cached is None or _local.version != _version[0]:
+        cached = dict(_context)
+        _local.globals = cached
+        _local.version = _version[0]
+    return cached
+
+
 def eval_inline(code, d):
     compiled = _compiled.get(code)
     if compiled is None:
         compiled = compile(code.strip(), "<expansion>", "eval")
         _compiled[code] = compiled
-    # BitBake evaluates with `d` among the globals too, so that nested
-    # scopes (comprehensions, lambdas) see it.
-    previous = _context.get("d", _MISSING)
-    _context["d"] = d
+    globals_ = _thread_globals()
+    previous = globals_.get("d", _MISSING)
+    globals_["d"] = d
     try:
-        return str(eval(compiled, _context, DataContext(d)))
+        return str(eval(compiled, globals_, DataContext(d)))
     finally:
         if previous is _MISSING:
-            del _context["d"]
+            del globals_["d"]
         else:
-            _context["d"] = previous
+            globals_["d"] = previous
 
 
 _MISSING = object()
@@ -64,6 +85,7 @@ def _compile_at(text, filename, line):
 
 def define_function(name, text, filename, line):
     exec(_compile_at(text, filename, line), _context)
+    _changed()
 
 
 def run_anonymous(functions, d):
@@ -72,6 +94,7 @@ def run_anonymous(functions, d):
     for name, code, filename, line in functions:
         if name not in _context:
             exec(_compile_at(code, filename, line), _context)
+            _changed()
     try:
         for name, _, _, _ in functions:
             _context[name](d)
@@ -119,6 +142,7 @@ def add_pylib(libdir, namespace, global_modules):
     _context[namespace] = __import__(namespace)
     for submodule in getattr(_context[namespace], "BBIMPORTS", []):
         _context[namespace] = __import__(namespace + "." + submodule)
+    _changed()
 
 
 _METADATA_SUFFIXES = (".bb", ".bbappend", ".bbclass", ".inc", ".conf")

@@ -153,8 +153,14 @@ class Fetch:
         for url in urls:
             self.ud[url] = FetchData(url, d)
 
+    def localpath(self, url):
+        if url not in self.ud:
+            self.ud[url] = FetchData(url, self.d)
+        self.ud[url].setup_localpath(self.d)
+        return self.ud[url].localpath
+
     def localpaths(self):
-        return [self.ud[u].localpath for u in self.urls]
+        return [self.localpath(u) for u in self.urls]
 
     def download(self, urls=None):
         raise FetchError("downloading is not implemented in Bitzel yet (issue #5)")
@@ -175,6 +181,22 @@ class FetchData:
         self.method = None
         self.names = self.parm.get("name", "default").split(",")
         self.basename = self.localfile
+
+    def setup_localpath(self, d):
+        """Where the fetched file is: for `file://`, the FILESPATH match (or
+        the last place searched); otherwise under DL_DIR."""
+        import os
+        import bb.utils
+        if self.localpath:
+            return
+        if self.type == "file":
+            if self.path.startswith("/"):
+                self.localpath = self.path
+                return
+            found, tried = bb.utils.which(d.getVar("FILESPATH") or "", self.path, history=True)
+            self.localpath = tried[-1] if tried else self.path
+        else:
+            self.localpath = os.path.join(d.getVar("DL_DIR") or "", self.localfile)
 
 
 def mark_recipe_nocache(d):
