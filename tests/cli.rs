@@ -130,7 +130,11 @@ fn build_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let layer = dir.path().join("layer");
     let root = dir.path();
-    write(root, "build/conf/bblayers.conf", format!("BBLAYERS = \"{}\"\n", layer.display()).as_bytes());
+    write(
+        root,
+        "build/conf/bblayers.conf",
+        format!("BBLAYERS = \"{}\"\n", layer.display()).as_bytes(),
+    );
     write(
         root,
         "layer/conf/layer.conf",
@@ -141,14 +145,26 @@ fn build_dir() -> tempfile::TempDir {
         "layer/conf/bitbake.conf",
         b"PN = \"${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[0] or 'defaultpkgname'}\"\nPV = \"${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[1] or '1.0'}\"\nexport GREETING = \"hello\"\nOVERRIDES = \"demo\"\n",
     );
-    write(root, "layer/classes/base.bbclass", b"do_build() {\n    echo ${GREETING}\n}\naddtask build\n");
+    write(
+        root,
+        "layer/classes/base.bbclass",
+        b"do_build() {\n    echo ${GREETING}\n}\naddtask build\n",
+    );
     write(
         root,
         "layer/recipes/greet_2.0.bb",
         b"SUMMARY = \"say \\\"hi\\\" for $5\"\nX = \"base\"\nX:demo = \"demo\"\nBBCLASSEXTEND = \"native\"\n",
     );
-    write(root, "layer/classes/native.bbclass", b"X:demo = \"native\"\n");
-    write(root, "layer/recipes/broken_1.0.bb", b"A = \"1\"\nB = unquoted\n");
+    write(
+        root,
+        "layer/classes/native.bbclass",
+        b"X:demo = \"native\"\n",
+    );
+    write(
+        root,
+        "layer/recipes/broken_1.0.bb",
+        b"A = \"1\"\nB = unquoted\n",
+    );
     dir
 }
 
@@ -159,17 +175,33 @@ fn env_prints_a_recipe_as_bitbake_e_does() {
     let recipe = dir.path().join("layer/recipes/greet_2.0.bb");
     let out = bitzel(&["env", "-b", &recipe.display().to_string()], &build);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("\nPN=\"greet\"\n"), "{stdout}");
     assert!(stdout.contains("\nPV=\"2.0\"\n"), "{stdout}");
     assert!(stdout.contains("\nX=\"demo\"\n"), "{stdout}");
     assert!(stdout.contains("export GREETING=\"hello\"\n"), "{stdout}");
     // The value holds `\"`; BitBake escapes both characters.
-    assert!(stdout.contains(r#"SUMMARY="say \\"hi\\" for \$5""#), "{stdout}");
-    assert!(stdout.contains("do_build() {\n    echo hello\n}\n"), "{stdout}");
+    assert!(
+        stdout.contains(r#"SUMMARY="say \\"hi\\" for \$5""#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("do_build() {\n    echo hello\n}\n"),
+        "{stdout}"
+    );
 
     let out = bitzel(&["env", "--json", "greet-native", "PN", "X"], &build);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["variables"]["PN"], "greet-native");
     assert_eq!(json["variables"]["X"], "native");
@@ -190,5 +222,8 @@ fn env_of_broken_metadata_exits_one_with_nothing_on_stdout() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("broken_1.0.bb:2: error: unparsed line"), "{stderr}");
+    assert!(
+        stderr.contains("broken_1.0.bb:2: error: unparsed line"),
+        "{stderr}"
+    );
 }
