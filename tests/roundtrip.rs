@@ -89,6 +89,99 @@ fn bitbake_lines() -> impl Strategy<Value = String> {
     prop::collection::vec(line, 0..8).prop_map(|lines| lines.concat())
 }
 
+/// Text that stays on one logical line: no newline except after a `\\`.
+fn line_text(max_tokens: usize) -> impl Strategy<Value = String> {
+    prop::collection::vec(bitbake_token(), 0..max_tokens).prop_map(|tokens| {
+        tokens
+            .concat()
+            .replace("\\\n", "\u{0}")
+            .replace(['\n', '\r'], " ")
+            .replace('\u{0}', "\\\n")
+    })
+}
+
+/// A variable name with overrides, as BitBake's assignment pattern sees one.
+fn var_name() -> impl Strategy<Value = String> {
+    prop::string::string_regex("[A-Za-z0-9_${}/~.+-]{0,6}(:[a-z${}_-]{0,6}){0,3}")
+        .expect("valid name regex")
+}
+
+/// Something close to an assignment, often exactly one: name, optional
+/// `[flag]`, operator, quoted value (which may hold quotes, continuations
+/// and `#`), sometimes with trailing junk.
+fn assignment() -> impl Strategy<Value = String> {
+    let flag = prop_oneof![
+        3 => Just(String::new()),
+        1 => prop::string::string_regex("\\[[A-Za-z0-9_.@/+-]{0,5}\\]?")
+            .expect("valid flag regex"),
+    ];
+    let op = prop::sample::select(&["=", ":=", "?=", "??=", "+=", "=+", ".=", "=.", "==", "?"][..]);
+    let space = prop::sample::select(&["", " ", "  ", "\t", " \\\n "][..]);
+    let quote = prop::sample::select(&["\"", "'"][..]);
+    let tail = prop_oneof![
+        6 => Just(""),
+        1 => prop::sample::select(&[" ", " # c", "\"", "x", "\\"][..]),
+    ];
+    (
+        prop::option::of(Just("export ")),
+        var_name(),
+        flag,
+        space.clone(),
+        op,
+        space,
+        quote,
+        line_text(24),
+        tail,
+    )
+        .prop_map(|(export, name, flag, sp1, op, sp2, quote, value, tail)| {
+            format!(
+                "{}{name}{flag}{sp1}{op}{sp2}{quote}{value}{quote}{tail}",
+                export.unwrap_or("")
+            )
+        })
+}
+
+/// A shell or python function, or a `def`, with a body that may or may not
+/// be closed.
+fn function() -> impl Strategy<Value = String> {
+    let header = prop::string::string_regex(
+        "(python |fakeroot |python fakeroot )?([a-z_${}:-]{0,8})? ?\\( ?\\) ?\\{",
+    )
+    .expect("valid header regex");
+    let body = || prop::collection::vec(line_text(12), 0..4);
+    let close = prop::sample::select(&["}", " }", "}}", "", "} # c"][..]);
+    let shell = (header, body(), close).prop_map(|(header, body, close)| {
+        let body: String = body.iter().map(|l| format!("{l}\n")).collect();
+        format!("{header}\n{body}{close}")
+    });
+    let indent = prop::sample::select(&["    ", "\t", " ", ""][..]);
+    let def = (var_name(), body(), indent).prop_map(|(name, body, indent)| {
+        let body: String = body.iter().map(|l| format!("{indent}{l}\n")).collect();
+        format!("def {name}(d):\n{body}")
+    });
+    prop_oneof![shell, def]
+}
+
+/// Statements of every kind, some broken, one per line with the odd blank
+/// line, comment and CRLF.
+fn statements() -> impl Strategy<Value = String> {
+    let statement = prop_oneof![
+        4 => assignment(),
+        2 => function(),
+        1 => (prop::sample::select(WORDS), line_text(16))
+            .prop_map(|(head, tail)| format!("{}{tail}", head.trim_start())),
+        1 => prop::sample::select(&["", "# comment", "#c \\", "  # indented", " "][..])
+            .prop_map(str::to_string),
+    ];
+    let newline = prop::sample::select(&["\n", "\n", "\n", "\r\n", "\r", ""][..]);
+    prop::collection::vec((statement, newline), 0..10).prop_map(|lines| {
+        lines
+            .into_iter()
+            .map(|(statement, newline)| statement + newline)
+            .collect()
+    })
+}
+
 /// Parses `text` with `kind` and checks both promises and the error ranges.
 fn check(kind: FileKind, text: &str) {
     let parse = parse(kind, text);
@@ -131,7 +224,7 @@ fn check_both(text: &str) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(768))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
 
     #[test]
     fn bitbake_alphabet_round_trips(text in bitbake_text()) {
@@ -142,10 +235,15 @@ proptest! {
     fn bitbake_lines_round_trip(text in bitbake_lines()) {
         check_both(&text);
     }
+
+    #[test]
+    fn statements_round_trip(text in statements()) {
+        check_both(&text);
+    }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(384))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn any_unicode_round_trips(text in any::<String>()) {
