@@ -38,6 +38,10 @@ pub struct ParseArgs {
     /// Parser threads (default: one per core).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
+    /// Also list every skipped target (`virtual:VARIANT:FILE` for a
+    /// variant) with its reason, one per line.
+    #[arg(long)]
+    pub skipped: bool,
 }
 
 #[derive(Debug, clap::Args)]

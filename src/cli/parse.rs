@@ -51,9 +51,12 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
             .map(|recipe| {
                 let appends = collected.appends_for(recipe);
                 let parsed = parse_recipe(&evaluator, &layer, recipe, &appends);
+                // Each target as BitBake names it, with its outcome.
                 let outcomes = parsed.map(|parsed| {
-                    let mut outcomes = vec![parsed.base.outcome];
-                    outcomes.extend(parsed.variants.into_iter().map(|(_, v)| v.outcome));
+                    let mut outcomes = vec![(recipe.display().to_string(), parsed.base.outcome)];
+                    outcomes.extend(parsed.variants.into_iter().map(|(name, v)| {
+                        (format!("virtual:{name}:{}", recipe.display()), v.outcome)
+                    }));
                     outcomes
                 });
                 (recipe.clone(), appends, outcomes)
@@ -67,10 +70,14 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
         match outcomes {
             Ok(outcomes) => {
                 n_targets += outcomes.len();
-                n_skipped += outcomes
-                    .iter()
-                    .filter(|o| matches!(o, Outcome::Skipped(_)))
-                    .count();
+                for (target, outcome) in outcomes {
+                    if let Outcome::Skipped(reason) = outcome {
+                        n_skipped += 1;
+                        if args.skipped {
+                            writeln!(out, "skipped {target}: {reason}")?;
+                        }
+                    }
+                }
             }
             Err(error) => {
                 n_errors += 1;

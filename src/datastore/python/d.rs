@@ -7,8 +7,8 @@
 //! keeps it gets an exception instead of a dangling pointer. A `d` handed
 //! out for inline expansion is read-only: the datastore is being read.
 
-use std::cell::Cell;
-use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
 use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
@@ -18,27 +18,37 @@ use crate::datastore::{DataStore, ExpansionError, FlagValue};
 
 /// Where a `d` finds its datastore.
 enum Target {
-    /// Valid while the cell holds a non-null pointer.
+    /// Valid while the pointer is not null.
     Borrowed {
-        ptr: Rc<Cell<*mut DataStore>>,
+        ptr: Arc<AtomicPtr<DataStore>>,
         mutable: bool,
     },
     Owned(Box<DataStore>),
 }
 
-#[pyclass(unsendable, name = "DataSmart", module = "bb.data_smart")]
+#[pyclass(name = "DataSmart", module = "bb.data_smart")]
 pub struct PyData {
     target: Target,
 }
 
+// SAFETY: a `PyData` is only used from python code, which runs under the
+// interpreter lock, so one thread at a time uses it. A borrowed datastore
+// is reached only while its call (on the borrowing thread) is under way;
+// python on other threads cannot reach that `d` (it is not shared). Python
+// may still drop a `d` on any thread (garbage from another recipe's parse),
+// which touches nothing of a borrowed datastore and frees an owned one no
+// one else can see.
+unsafe impl Send for PyData {}
+unsafe impl Sync for PyData {}
+
 /// Invalidates a borrowed `d` when dropped.
 pub struct BorrowGuard {
-    ptr: Rc<Cell<*mut DataStore>>,
+    ptr: Arc<AtomicPtr<DataStore>>,
 }
 
 impl Drop for BorrowGuard {
     fn drop(&mut self) {
-        self.ptr.set(std::ptr::null_mut());
+        self.ptr.store(std::ptr::null_mut(), Ordering::SeqCst);
     }
 }
 
@@ -47,7 +57,7 @@ impl PyData {
     pub fn borrow_shared(store: &DataStore) -> (PyData, BorrowGuard) {
         // Only shared references are ever made from this pointer: every
         // method that would mutate checks `mutable` first.
-        let ptr = Rc::new(Cell::new(store as *const DataStore as *mut DataStore));
+        let ptr = Arc::new(AtomicPtr::new(store as *const DataStore as *mut DataStore));
         let data = PyData {
             target: Target::Borrowed {
                 ptr: ptr.clone(),
@@ -66,7 +76,7 @@ impl PyData {
 
     /// A writable `d` over `store` for the guard's lifetime.
     pub fn borrow_mut(store: &mut DataStore) -> (PyData, BorrowGuard) {
-        let ptr = Rc::new(Cell::new(store as *mut DataStore));
+        let ptr = Arc::new(AtomicPtr::new(store as *mut DataStore));
         let data = PyData {
             target: Target::Borrowed {
                 ptr: ptr.clone(),
@@ -80,7 +90,7 @@ impl PyData {
         match &self.target {
             Target::Owned(store) => Ok(store),
             Target::Borrowed { ptr, .. } => {
-                let raw = ptr.get();
+                let raw = ptr.load(Ordering::SeqCst);
                 if raw.is_null() {
                     return Err(PyRuntimeError::new_err(
                         "this datastore is no longer available (`d` kept past its call)",
@@ -102,7 +112,7 @@ impl PyData {
                         "the datastore cannot be changed while a variable is being expanded",
                     ));
                 }
-                let raw = ptr.get();
+                let raw = ptr.load(Ordering::SeqCst);
                 if raw.is_null() {
                     return Err(PyRuntimeError::new_err(
                         "this datastore is no longer available (`d` kept past its call)",
