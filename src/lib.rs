@@ -13,6 +13,11 @@
 //! and arrive with their issues.
 
 pub mod datastore;
+// Parsing builds many small tree nodes; mimalloc measured 15-20% faster
+// than the system allocator on openembedded-core.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod diag;
 pub mod recipe;
 pub mod syntax;

@@ -26,16 +26,24 @@ pub(crate) fn parse(kind: FileKind, text: &str) -> (GreenNode, Vec<SyntaxError>)
     // One node cache per thread: tokens such as ` `, `=` and `\n` are
     // shared by every tree built on it, and the cache does not regrow for
     // each file.
+    // The cache keeps every distinct token it has seen (function bodies
+    // included), so it is started afresh after 64 MiB of input.
     thread_local! {
-        static CACHE: std::cell::RefCell<rowan::NodeCache> = std::cell::RefCell::new(rowan::NodeCache::default());
+        static CACHE: std::cell::RefCell<(rowan::NodeCache, usize)> = std::cell::RefCell::new((rowan::NodeCache::default(), 0));
     }
+    const CACHE_BYTES: usize = 64 << 20;
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
+        cache.1 += text.len();
+        if cache.1 > CACHE_BYTES {
+            *cache = (rowan::NodeCache::default(), text.len());
+        }
+        let cache = &mut cache.0;
         let mut parser = Parser {
             text,
             kind,
             lines: &lines,
-            builder: GreenNodeBuilder::with_cache(&mut cache),
+            builder: GreenNodeBuilder::with_cache(cache),
             errors,
         };
         parser.builder.start_node(SOURCE_FILE.into());
