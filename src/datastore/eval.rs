@@ -186,6 +186,7 @@ impl Evaluator {
         path: &Path,
         top_level: bool,
     ) -> Result<(), EvalError> {
+        mark_dependency(d, path);
         let Some(parsed) = self.parse_file(path)? else {
             return Err(EvalError {
                 path: path.to_path_buf(),
@@ -287,6 +288,8 @@ impl Evaluator {
                 let bbpath = d.get_var("BBPATH").map_err(expansion)?.unwrap_or_default();
                 for entry in bbpath.split(':') {
                     let candidate = Path::new(entry).join(target.trim());
+                    // BitBake records the path whether or not it exists.
+                    mark_dependency(d, &candidate);
                     if self.loader.exists(&candidate) {
                         self.include_one(d, frame, &candidate, last_line)?;
                     }
@@ -436,9 +439,12 @@ impl Evaluator {
             if Path::new(word) == frame.path {
                 continue;
             }
-            let found = self
+            let (found, attempts) = self
                 .resolve(d, &frame.path, word)
                 .map_err(|e| error(e.to_string()))?;
+            for attempt in &attempts {
+                mark_dependency(d, attempt);
+            }
             match found {
                 Some(path) => self.include_one(d, frame, &path, line)?,
                 None if kind == IncludeKind::Require => {
@@ -477,23 +483,31 @@ impl Evaluator {
 
     /// A relative path searched in the including file's directory, then
     /// along `BBPATH` (spec §9.1).
+    /// Also returns every path tried, the found one last, which BitBake
+    /// records as dependencies of the file being parsed.
     fn resolve(
         &self,
         d: &DataStore,
         from: &Path,
         word: &str,
-    ) -> Result<Option<PathBuf>, super::ExpansionError> {
+    ) -> Result<(Option<PathBuf>, Vec<PathBuf>), super::ExpansionError> {
         let path = Path::new(word);
         if path.is_absolute() {
-            return Ok(self.loader.exists(path).then(|| path.to_path_buf()));
+            let found = self.loader.exists(path).then(|| path.to_path_buf());
+            return Ok((found, vec![path.to_path_buf()]));
         }
         let mut dirs = vec![from.parent().map(Path::to_path_buf).unwrap_or_default()];
         let bbpath = d.get_var("BBPATH")?.unwrap_or_default();
         dirs.extend(bbpath.split(':').map(PathBuf::from));
-        Ok(dirs
-            .into_iter()
-            .map(|dir| dir.join(path))
-            .find(|candidate| self.loader.exists(candidate)))
+        let mut attempts = Vec::new();
+        for dir in dirs {
+            let candidate = dir.join(path);
+            attempts.push(candidate.clone());
+            if self.loader.exists(&candidate) {
+                return Ok((Some(candidate), attempts));
+            }
+        }
+        Ok((None, attempts))
     }
 
     /// `inherit` (spec §10.2); `deferred` when finalisation processes an
@@ -526,9 +540,14 @@ impl Evaluator {
                 d.set_list_var("__BBDEFINHERITS", queue);
                 continue;
             }
-            let path = self
+            let (path, attempts) = self
                 .locate_class(d, class)
                 .map_err(|e| error(e.to_string()))?;
+            // BitBake records the places it looked in; the class itself is
+            // recorded when it is read.
+            for attempt in attempts.iter().filter(|a| path.as_ref().ok() != Some(*a)) {
+                mark_dependency(d, attempt);
+            }
             let Ok(path) = path else {
                 return Err(error(format!(
                     "Could not inherit file {}",
@@ -547,15 +566,18 @@ impl Evaluator {
         Ok(())
     }
 
-    /// Finds a class (spec §10.1): `Ok(path)`, or `Err(last path tried)`.
+    /// Finds a class (spec §10.1): `Ok(path)`, or `Err(last path tried)`,
+    /// with every path tried along `BBPATH`.
+    #[allow(clippy::type_complexity)]
     fn locate_class(
         &self,
         d: &DataStore,
         class: &str,
-    ) -> Result<Result<PathBuf, String>, super::ExpansionError> {
+    ) -> Result<(Result<PathBuf, String>, Vec<PathBuf>), super::ExpansionError> {
         let class_type = d.raw_value("__bbclasstype").unwrap_or("recipe").to_string();
         let bbpath = d.get_var("BBPATH")?.unwrap_or_default();
         let mut last_tried = String::new();
+        let mut attempts = Vec::new();
         for dir in [format!("classes-{class_type}"), "classes".to_string()] {
             let mut file = PathBuf::from(class);
             if !file.is_absolute() && !class.ends_with(".bbclass") {
@@ -564,18 +586,19 @@ impl Evaluator {
             last_tried = file.display().to_string();
             if file.is_absolute() {
                 if self.loader.exists(&file) {
-                    return Ok(Ok(file));
+                    return Ok((Ok(file), attempts));
                 }
                 continue;
             }
             for entry in bbpath.split(':') {
                 let candidate = Path::new(entry).join(&file);
+                attempts.push(candidate.clone());
                 if self.loader.exists(&candidate) {
-                    return Ok(Ok(candidate));
+                    return Ok((Ok(candidate), attempts));
                 }
             }
         }
-        Ok(Err(last_tried))
+        Ok((Err(last_tried), attempts))
     }
 
     /// A shell, python or anonymous function (BitBake's `MethodNode`).
@@ -933,6 +956,7 @@ impl Evaluator {
                 }
             }
         }
+        set_bbincluded(d);
         self.fire(d, "RecipeParsed", recipe, &[])?;
         Ok(())
     }
@@ -960,6 +984,46 @@ impl Evaluator {
                 },
             })
     }
+}
+
+/// Records a file a datastore depends on: every file read and every path
+/// looked at while searching (BitBake's `__depends`), absolute, once each.
+/// A cache of the result is valid while none of these changes or appears.
+pub fn mark_dependency(d: &mut DataStore, path: &Path) {
+    let shown = absolute(path).display().to_string();
+    let mut depends = d.list_var("__depends");
+    if !depends.contains(&shown) {
+        depends.push(shown);
+        d.set_list_var("__depends", depends);
+    }
+}
+
+/// `os.path.abspath`: relative to the current directory, `.` and `..`
+/// resolved lexically.
+fn absolute(path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut normal = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
+}
+
+/// `BBINCLUDED`: the configuration's dependencies, then the recipe's.
+pub fn set_bbincluded(d: &mut DataStore) {
+    let mut files = d.list_var("__base_depends");
+    files.extend(d.list_var("__depends"));
+    d.set_var_python("BBINCLUDED", files.join(" "));
 }
 
 fn poisoned(path: &Path) -> EvalError {

@@ -110,18 +110,22 @@ pub fn parse_configuration(
     if d.get_var("BB_CACHEDIR").ok().flatten().is_none() {
         d.set_var_python("BB_CACHEDIR", "${TOPDIR}/cache".into());
     }
-    let bitbake_conf = bbpath
-        .split(':')
-        .map(|entry| {
-            if entry.is_empty() {
-                topdir.clone()
-            } else {
-                PathBuf::from(entry)
-            }
-        })
-        .map(|dir| dir.join("conf/bitbake.conf"))
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| config_error(&topdir, "Unable to locate conf/bitbake.conf"))?;
+    let mut bitbake_conf = None;
+    for entry in bbpath.split(':') {
+        let candidate = Path::new(entry).join("conf/bitbake.conf");
+        super::eval::mark_dependency(&mut d, &candidate);
+        let on_disk = if entry.is_empty() {
+            topdir.join("conf/bitbake.conf")
+        } else {
+            candidate
+        };
+        if on_disk.is_file() {
+            bitbake_conf = Some(on_disk);
+            break;
+        }
+    }
+    let bitbake_conf =
+        bitbake_conf.ok_or_else(|| config_error(&topdir, "Unable to locate conf/bitbake.conf"))?;
     evaluator.eval_file(&mut d, &bitbake_conf)?;
     // spec §13.2: FILE in the configuration is the first top-level file.
     let first = if bblayers.is_file() {
@@ -131,16 +135,21 @@ pub fn parse_configuration(
     };
     d.set_var_python("FILE", first.display().to_string());
 
-    d.set_var_python("__bbclasstype", "global".into());
-    evaluator.inherit(&mut d, "base", &bitbake_conf, 0, false)?;
+    // The list is read once, before `base` is inherited.
     let inherit = d
         .get_var("INHERIT")
         .map_err(|e| config_error(&bitbake_conf, e.to_string()))?
         .unwrap_or_default();
-    for class in inherit.split_whitespace() {
-        evaluator.inherit(&mut d, class, &bitbake_conf, 0, false)?;
+    let from = Path::new("configuration INHERITs");
+    for class in std::iter::once("base").chain(inherit.split_whitespace()) {
+        evaluator.inherit(&mut d, class, from, 0, false)?;
     }
+    super::eval::set_bbincluded(&mut d);
     evaluator.config_parsed(&mut d, &bitbake_conf)?;
+    // Recipes list the configuration's files apart from their own.
+    let depends = d.list_var("__depends");
+    d.set_list_var("__base_depends", depends);
+    d.del_var("__depends");
     d.set_var_python("__bbclasstype", "recipe".into());
     Ok(d)
 }
