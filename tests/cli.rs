@@ -227,3 +227,72 @@ fn env_of_broken_metadata_exits_one_with_nothing_on_stdout() {
         "{stderr}"
     );
 }
+
+/// The `N from the cache` count of a `bitzel parse` summary.
+fn from_cache(out: &Output) -> usize {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout.lines().last().unwrap_or_default();
+    let count = summary
+        .split(" (")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap_or("");
+    count
+        .parse()
+        .unwrap_or_else(|_| panic!("no cache count in {summary:?}"))
+}
+
+#[test]
+fn parse_reuses_exactly_the_recipes_whose_files_are_unchanged() {
+    let dir = build_dir();
+    let build = dir.path().join("build");
+    std::fs::remove_file(dir.path().join("layer/recipes/broken_1.0.bb")).unwrap();
+    write(dir.path(), "layer/classes/tool.bbclass", b"TOOL = \"1\"\n");
+    write(dir.path(), "layer/recipes/user_1.0.bb", b"inherit tool\n");
+    write(dir.path(), "layer/recipes/other_1.0.bb", b"A = \"1\"\n");
+
+    let out = bitzel(&["parse"], &build);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("parsed 3 recipes (0 from the cache): 4 targets, 0 skipped"),
+        "{stdout}"
+    );
+    assert_eq!(from_cache(&bitzel(&["parse"], &build)), 3);
+
+    // A class changes: only the recipe that inherits it is evaluated again.
+    write(dir.path(), "layer/classes/tool.bbclass", b"TOOL = \"2\"\n");
+    assert_eq!(from_cache(&bitzel(&["parse"], &build)), 2);
+    // A file appears where a recipe looked for one: that recipe again.
+    write(
+        dir.path(),
+        "layer/classes-recipe/tool.bbclass",
+        b"TOOL = \"3\"\n",
+    );
+    assert_eq!(from_cache(&bitzel(&["parse"], &build)), 2);
+    // The configuration changes: everything.
+    write(
+        dir.path(),
+        "layer/conf/bitbake.conf",
+        b"OVERRIDES = \"other\"\n",
+    );
+    assert_eq!(from_cache(&bitzel(&["parse"], &build)), 0);
+    assert_eq!(from_cache(&bitzel(&["parse"], &build)), 3);
+    // A skip is remembered with its reason.
+    write(
+        dir.path(),
+        "layer/recipes/other_1.0.bb",
+        b"python () {\n    raise bb.parse.SkipRecipe(\"not today\")\n}\n",
+    );
+    let out = bitzel(&["parse", "--skipped"], &build);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("other_1.0.bb: not today\n"), "{stdout}");
+    let out = bitzel(&["parse", "--skipped"], &build);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("other_1.0.bb: not today\n"));
+    assert_eq!(from_cache(&out), 3);
+}

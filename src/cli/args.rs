@@ -42,6 +42,10 @@ pub struct ParseArgs {
     /// variant) with its reason, one per line.
     #[arg(long)]
     pub skipped: bool,
+    /// Evaluate every recipe, ignoring (and not writing) the parse cache
+    /// in `cache/bitzel/`.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -362,7 +362,19 @@ impl Evaluator {
                         "`addpylib {dir} {namespace}` needs the embedded interpreter"
                     )));
                 };
-                python.add_pylib(&dir, namespace, &modules).map_err(error)
+                python.add_pylib(&dir, namespace, &modules).map_err(error)?;
+                // The library's python is part of what every recipe depends on.
+                let mut sources: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "py"))
+                    .map(|e| e.into_path())
+                    .collect();
+                sources.sort();
+                for source in sources {
+                    mark_dependency(d, &source);
+                }
+                Ok(())
             }
             Stmt::AddFragments(fragments) => {
                 self.add_fragments(d, frame, &fragments.words(), last_line)

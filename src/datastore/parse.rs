@@ -16,6 +16,27 @@ pub struct ConfigInput {
     pub env: Vec<(String, String)>,
 }
 
+impl ConfigInput {
+    /// The environment variables that reach the datastore directly (BitBake's
+    /// pass-through list and `BB_ENV_PASSTHROUGH_ADDITIONS`), sorted.
+    pub fn passed_through(&self) -> Vec<(String, String)> {
+        let additions: Vec<&str> = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "BB_ENV_PASSTHROUGH_ADDITIONS")
+            .map(|(_, v)| v.split_whitespace().collect())
+            .unwrap_or_default();
+        let mut env: Vec<(String, String)> = self
+            .env
+            .iter()
+            .filter(|(k, _)| PASSTHROUGH.contains(&k.as_str()) || additions.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        env.sort();
+        env
+    }
+}
+
 /// Variables of the environment BitBake passes through by default, and
 /// those of them it also exports (spec §14.1).
 const PASSTHROUGH: &[&str] = &[

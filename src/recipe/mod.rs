@@ -6,3 +6,4 @@
 
 pub mod bbappend;
 pub mod bbfiles;
+pub mod parse_all;

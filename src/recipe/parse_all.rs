@@ -1,0 +1,380 @@
+//! Parsing every recipe of the configured layers, with a parse cache.
+//!
+//! The cache (BitBake's `bb_cache.dat`, but keyed by content) remembers,
+//! for each recipe, its targets and how each ended, and every file its
+//! evaluation depended on: the files it read and the paths it searched
+//! (`__depends`, with the configuration's `__base_depends`). An entry is
+//! reused while the SHA-256 of each of those files (or their absence) is
+//! unchanged, the environment that reaches the datastore is unchanged, and
+//! the same files are collected; a changed file re-evaluates exactly the
+//! recipes that depended on it. The configuration is parsed only when some
+//! recipe has to be.
+//!
+//! Not covered: files python code reads without recording them (BitBake
+//! has the same blind spot), and environment variables that reach python
+//! only through `os.environ` or `BB_ORIGENV`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::bbfiles::{self, Collected};
+use crate::datastore::{
+    ConfigInput, DataStore, EvalError, Evaluator, Outcome, parse_configuration, parse_recipe,
+};
+
+/// How one target (a recipe or a `BBCLASSEXTEND` variant) ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetResult {
+    /// `FILE`, or `virtual:VARIANT:FILE`.
+    pub target: String,
+    /// The skip reason, if skipped.
+    pub skipped: Option<String>,
+}
+
+/// What parsing one recipe gave.
+#[derive(Debug, Clone)]
+pub struct RecipeResult {
+    pub recipe: PathBuf,
+    pub appends: Vec<PathBuf>,
+    pub targets: Result<Vec<TargetResult>, EvalError>,
+    pub from_cache: bool,
+}
+
+/// Everything `parse_all` found.
+#[derive(Debug)]
+pub struct ParseAll {
+    pub recipes: Vec<RecipeResult>,
+    pub n_masked: usize,
+    /// Appends that apply to no recipe (an error, spec §15.2).
+    pub dangling: Vec<PathBuf>,
+    pub n_from_cache: usize,
+}
+
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CacheFile {
+    format: u32,
+    /// Bitzel's version: a new version may evaluate differently.
+    bitzel: String,
+    env: Vec<(String, String)>,
+    /// Files the configuration depended on, with their hashes.
+    config_depends: BTreeMap<String, Option<String>>,
+    /// What collection needs, so recipes are collected without parsing
+    /// the configuration.
+    collection: BTreeMap<String, String>,
+    recipes: BTreeMap<String, CachedRecipe>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedRecipe {
+    appends: Vec<String>,
+    depends: BTreeMap<String, Option<String>>,
+    targets: Vec<TargetResult>,
+}
+
+/// The configuration, frozen, with the files it depended on and the
+/// variables collection reads.
+struct LoadedConfig {
+    layer: std::sync::Arc<crate::datastore::Layer>,
+    depends: BTreeMap<String, Option<String>>,
+    collection: BTreeMap<String, String>,
+}
+
+/// A recipe evaluated in this run: its targets, and the files it read.
+type Evaluated = (Result<Vec<TargetResult>, EvalError>, Vec<String>);
+
+/// Memoised SHA-256 of files (`None`: no such file).
+#[derive(Default)]
+struct Hashes {
+    memo: std::sync::Mutex<HashMap<String, Option<String>>>,
+}
+
+impl Hashes {
+    fn get(&self, path: &str) -> Option<String> {
+        if let Some(hash) = self.memo.lock().ok().and_then(|m| m.get(path).cloned()) {
+            return hash;
+        }
+        let hash = std::fs::read(path)
+            .ok()
+            .map(|bytes| hex(&Sha256::digest(&bytes)));
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.insert(path.to_string(), hash.clone());
+        }
+        hash
+    }
+
+    fn unchanged(&self, recorded: &BTreeMap<String, Option<String>>) -> bool {
+        recorded
+            .par_iter()
+            .all(|(path, hash)| self.get(path) == *hash)
+    }
+
+    fn record(&self, paths: &[String]) -> BTreeMap<String, Option<String>> {
+        paths.iter().map(|p| (p.clone(), self.get(p))).collect()
+    }
+}
+
+/// The variables collection reads.
+fn collection_vars(config: &DataStore) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    let mut names = vec![
+        "BBFILES".to_string(),
+        "BBMASK".to_string(),
+        "BBFILE_COLLECTIONS".to_string(),
+    ];
+    let collections = config
+        .get_var("BBFILE_COLLECTIONS")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    for collection in collections.split_whitespace() {
+        names.push(format!("BBFILE_PATTERN_{collection}"));
+        names.push(format!("BBFILE_PRIORITY_{collection}"));
+    }
+    for name in names {
+        if let Ok(Some(value)) = config.get_var(&name) {
+            vars.insert(name, value);
+        }
+    }
+    vars
+}
+
+fn collect_from(
+    vars: &BTreeMap<String, String>,
+) -> Result<Collected, crate::datastore::ExpansionError> {
+    let mut d = DataStore::new();
+    for (name, value) in vars {
+        // Stored expanded: expanding again changes nothing, since any
+        // reference left in them names no variable.
+        d.set_var_python(name, value.clone());
+    }
+    let collected = bbfiles::collect(&d)?;
+    Ok(collected)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn strings(paths: &[PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| p.display().to_string()).collect()
+}
+
+/// Parses every recipe, reusing `cache_file`'s entries that are still
+/// valid and rewriting it. `Err` is a configuration that does not parse.
+pub fn parse_all(
+    evaluator: &Evaluator,
+    input: &ConfigInput,
+    jobs: usize,
+    cache_file: Option<&Path>,
+) -> Result<ParseAll, EvalError> {
+    let hashes = Hashes::default();
+    let version = format!("{}-{}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
+    let env = input.passed_through();
+    let cached: CacheFile = cache_file
+        .and_then(|f| std::fs::read(f).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .filter(|c: &CacheFile| c.format == FORMAT && c.bitzel == version && c.env == env)
+        .unwrap_or_default();
+    let config_valid =
+        !cached.config_depends.is_empty() && hashes.unchanged(&cached.config_depends);
+
+    // The configuration, parsed now or only if a recipe needs it.
+    let mut config: Option<LoadedConfig> = None;
+    let load_config = || -> Result<_, EvalError> {
+        let d = parse_configuration(evaluator, input)?;
+        let depends = hashes.record(&d.list_var("__base_depends"));
+        let vars = collection_vars(&d);
+        Ok(LoadedConfig {
+            layer: d.freeze(),
+            depends,
+            collection: vars,
+        })
+    };
+    let collection = if config_valid {
+        cached.collection.clone()
+    } else {
+        let loaded = load_config()?;
+        let vars = loaded.collection.clone();
+        config = Some(loaded);
+        vars
+    };
+    let collected = collect_from(&collection).map_err(|e| EvalError {
+        path: input.topdir.clone(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+
+    // Which recipes can be reused.
+    let mut reuse: HashMap<&PathBuf, Vec<TargetResult>> = HashMap::new();
+    if config_valid {
+        let candidates: Vec<(&PathBuf, &CachedRecipe)> = collected
+            .recipes
+            .iter()
+            .filter_map(|r| cached.recipes.get(&r.display().to_string()).map(|c| (r, c)))
+            .collect();
+        let valid: Vec<(&PathBuf, Vec<TargetResult>)> = candidates
+            .par_iter()
+            .filter(|(recipe, entry)| {
+                entry.appends == strings(&collected.appends_for(recipe))
+                    && hashes.unchanged(&entry.depends)
+            })
+            .map(|(recipe, entry)| (*recipe, entry.targets.clone()))
+            .collect();
+        reuse.extend(valid);
+    }
+    let to_parse: Vec<&PathBuf> = collected
+        .recipes
+        .iter()
+        .filter(|r| !reuse.contains_key(r))
+        .collect();
+    if !to_parse.is_empty() && config.is_none() {
+        config = Some(load_config()?);
+    }
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| EvalError {
+            path: input.topdir.clone(),
+            line: 0,
+            message: format!("cannot start the parser threads: {e}"),
+        })?;
+    let parsed: HashMap<&PathBuf, Evaluated> = match &config {
+        Some(LoadedConfig { layer, .. }) => pool.install(|| {
+            to_parse
+                .par_iter()
+                .map(|recipe| {
+                    let appends = collected.appends_for(recipe);
+                    let result = parse_recipe(evaluator, layer, recipe, &appends).map(|parsed| {
+                        let mut depends = parsed.base.datastore.list_var("__depends");
+                        let mut targets =
+                            vec![target(recipe.display().to_string(), &parsed.base.outcome)];
+                        for (name, variant) in &parsed.variants {
+                            for dep in variant.datastore.list_var("__depends") {
+                                if !depends.contains(&dep) {
+                                    depends.push(dep);
+                                }
+                            }
+                            targets.push(target(
+                                format!("virtual:{name}:{}", recipe.display()),
+                                &variant.outcome,
+                            ));
+                        }
+                        (targets, depends)
+                    });
+                    let (targets, depends) = match result {
+                        Ok((targets, depends)) => (Ok(targets), depends),
+                        Err(error) => (Err(error), Vec::new()),
+                    };
+                    (*recipe, (targets, depends))
+                })
+                .collect()
+        }),
+        None => HashMap::new(),
+    };
+
+    let mut new_cache = CacheFile {
+        format: FORMAT,
+        bitzel: version,
+        env,
+        ..CacheFile::default()
+    };
+    match &config {
+        Some(loaded) => {
+            new_cache.config_depends = loaded.depends.clone();
+            new_cache.collection = loaded.collection.clone();
+        }
+        None => {
+            new_cache.config_depends = cached.config_depends.clone();
+            new_cache.collection = cached.collection.clone();
+        }
+    }
+    let mut recipes = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    let mut n_from_cache = 0;
+    for recipe in &collected.recipes {
+        let appends = collected.appends_for(recipe);
+        used.extend(appends.iter().cloned());
+        let (targets, from_cache) = match reuse.remove(recipe) {
+            Some(targets) => {
+                n_from_cache += 1;
+                if let Some(entry) = cached.recipes.get(&recipe.display().to_string()) {
+                    new_cache
+                        .recipes
+                        .insert(recipe.display().to_string(), entry.clone());
+                }
+                (Ok(targets), true)
+            }
+            None => {
+                let Some((result, depends)) = parsed.get(recipe) else {
+                    continue;
+                };
+                if let Ok(targets) = result {
+                    new_cache.recipes.insert(
+                        recipe.display().to_string(),
+                        CachedRecipe {
+                            appends: strings(&appends),
+                            depends: hashes.record(depends),
+                            targets: targets.clone(),
+                        },
+                    );
+                }
+                (result.clone(), false)
+            }
+        };
+        recipes.push(RecipeResult {
+            recipe: recipe.clone(),
+            appends,
+            targets,
+            from_cache,
+        });
+    }
+    if let Some(file) = cache_file {
+        write_atomically(file, &new_cache);
+    }
+    let dangling = collected
+        .appends
+        .iter()
+        .filter(|a| !used.contains(*a))
+        .cloned()
+        .collect();
+    Ok(ParseAll {
+        recipes,
+        n_masked: collected.n_masked,
+        dangling,
+        n_from_cache,
+    })
+}
+
+fn target(name: String, outcome: &Outcome) -> TargetResult {
+    TargetResult {
+        target: name,
+        skipped: match outcome {
+            Outcome::Skipped(reason) => Some(reason.clone()),
+            Outcome::Parsed => None,
+        },
+    }
+}
+
+/// Writes the cache to a temporary file and renames it into place, so a
+/// reader never sees half a cache. A cache that cannot be written only
+/// costs the next run its speed.
+fn write_atomically(file: &Path, cache: &CacheFile) {
+    let Some(dir) = file.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let temp = file.with_extension(format!("tmp.{}", std::process::id()));
+    let written = serde_json::to_vec(cache)
+        .ok()
+        .is_some_and(|bytes| std::fs::write(&temp, bytes).is_ok());
+    if !written || std::fs::rename(&temp, file).is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+}
