@@ -371,9 +371,10 @@ impl Evaluator {
                     .map(|e| e.into_path())
                     .collect();
                 sources.sort();
-                for source in sources {
-                    mark_dependency(d, &source);
-                }
+                // Kept apart from `__depends` so that BBINCLUDED stays BitBake's.
+                let mut python_sources = d.list_var("__bitzel_python_depends");
+                python_sources.extend(sources.iter().map(|p| p.display().to_string()));
+                d.set_list_var("__bitzel_python_depends", python_sources);
                 Ok(())
             }
             Stmt::AddFragments(fragments) => {

@@ -188,7 +188,9 @@ pub fn parse_all(
     let mut config: Option<LoadedConfig> = None;
     let load_config = || -> Result<_, EvalError> {
         let d = parse_configuration(evaluator, input)?;
-        let depends = hashes.record(&d.list_var("__base_depends"));
+        let mut files = d.list_var("__base_depends");
+        files.extend(d.list_var("__bitzel_python_depends"));
+        let depends = hashes.record(&files);
         let vars = collection_vars(&d);
         Ok(LoadedConfig {
             layer: d.freeze(),
