@@ -288,13 +288,16 @@ fn write_json(
         expansion_errors: BTreeMap::new(),
     };
     for name in names {
+        // As `bitbake -e`, a name set by python after key expansion (e.g.
+        // `ALLOW_EMPTY:${PN}-x`) is shown expanded.
+        let shown = d.expand(name).unwrap_or_else(|_| name.clone());
         match d.get_var(name) {
             Ok(Some(value)) => {
-                report.variables.insert(name.clone(), value);
+                report.variables.insert(shown, value);
             }
             Ok(None) => {}
             Err(error) => {
-                report.expansion_errors.insert(name.clone(), error.message);
+                report.expansion_errors.insert(shown, error.message);
             }
         }
         let flags: BTreeMap<String, String> = d
