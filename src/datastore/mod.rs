@@ -24,6 +24,8 @@ mod store;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome, expand_keys};
@@ -135,7 +137,7 @@ struct Caches {
 /// Variables, flags and queued operations of one configuration or recipe.
 pub struct DataStore {
     parent: Arc<Layer>,
-    local: HashMap<String, Option<VarRecord>>,
+    local: FxHashMap<String, Option<VarRecord>>,
     caches: RefCell<Caches>,
     python: Option<Arc<dyn PythonHost>>,
     /// Names being expanded right now, to report reference cycles.
@@ -144,7 +146,7 @@ pub struct DataStore {
     /// in a variable; metadata caches tuples this way). Python reads them
     /// back; Rust reads the text stored alongside, if any. A `RefCell`
     /// because python may store them while a variable is being read.
-    objects: RefCell<HashMap<String, Option<store::ForeignValue>>>,
+    objects: RefCell<FxHashMap<String, Option<store::ForeignValue>>>,
 }
 
 impl Default for DataStore {
@@ -179,7 +181,7 @@ impl DataStore {
     pub fn new() -> DataStore {
         DataStore {
             parent: Arc::new(Layer::default()),
-            local: HashMap::new(),
+            local: FxHashMap::default(),
             caches: RefCell::default(),
             python: None,
             expanding: RefCell::default(),
@@ -214,7 +216,7 @@ impl DataStore {
     pub fn child(layer: Arc<Layer>, python: Option<Arc<dyn PythonHost>>) -> DataStore {
         DataStore {
             parent: layer,
-            local: HashMap::new(),
+            local: FxHashMap::default(),
             caches: RefCell::default(),
             python,
             expanding: RefCell::default(),

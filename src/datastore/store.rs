@@ -12,7 +12,9 @@
 //! local map before changing it. So the configuration datastore is built
 //! once and every recipe starts from it for the cost of a pointer.
 
-use std::collections::HashMap;
+// Variable names are hashed on every read through every layer: FxHash
+// (rustc-hash) measured cheaper than the default SipHash there.
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 /// A flag's value. BitBake flags are Python objects; metadata statements
@@ -150,10 +152,10 @@ impl VarRecord {
 #[derive(Debug, Default)]
 pub struct Layer {
     pub(crate) parent: Option<Arc<Layer>>,
-    pub(crate) vars: HashMap<String, Option<VarRecord>>,
+    pub(crate) vars: FxHashMap<String, Option<VarRecord>>,
     /// Values python code stored that are not text (see
     /// `DataStore::object`); `None` hides a parent's.
-    pub(crate) objects: HashMap<String, Option<ForeignValue>>,
+    pub(crate) objects: FxHashMap<String, Option<ForeignValue>>,
 }
 
 /// An opaque value stored by python code (a python object, to Rust).
@@ -183,8 +185,8 @@ impl Layer {
     }
 
     /// Every name with a record, in no particular order, without duplicates.
-    pub fn collect_names(&self, local: &HashMap<String, Option<VarRecord>>) -> Vec<String> {
-        let mut seen: HashMap<&str, bool> = HashMap::new();
+    pub fn collect_names(&self, local: &FxHashMap<String, Option<VarRecord>>) -> Vec<String> {
+        let mut seen: FxHashMap<&str, bool> = FxHashMap::default();
         for (name, slot) in local {
             seen.entry(name).or_insert(slot.is_some());
         }
