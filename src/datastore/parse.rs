@@ -53,17 +53,8 @@ const PASSTHROUGH: &[&str] = &[
     "LC_ALL",
     "BBSERVER",
 ];
-const PASSTHROUGH_EXPORTED: &[&str] = &[
-    "BB_TASKHASH",
-    "HOME",
-    "LOGNAME",
-    "PATH",
-    "PWD",
-    "SHELL",
-    "USER",
-    "LC_ALL",
-    "BBSERVER",
-];
+/// The second group of `PASSTHROUGH`, from `BB_TASKHASH` on, is exported.
+const PASSTHROUGH_EXPORTED: &[&str] = PASSTHROUGH.split_at(3).1;
 
 fn config_error(path: &Path, message: impl Into<String>) -> EvalError {
     EvalError {
@@ -82,18 +73,10 @@ pub fn parse_configuration(
 ) -> Result<DataStore, EvalError> {
     let mut d = DataStore::new();
     d.set_python(evaluator.python().cloned());
-    let additions: Vec<String> = input
-        .env
-        .iter()
-        .find(|(k, _)| k == "BB_ENV_PASSTHROUGH_ADDITIONS")
-        .map(|(_, v)| v.split_whitespace().map(str::to_string).collect())
-        .unwrap_or_default();
-    for (name, value) in &input.env {
-        if PASSTHROUGH.contains(&name.as_str()) || additions.contains(name) {
-            d.set_var_python(name, value.clone());
-            if PASSTHROUGH_EXPORTED.contains(&name.as_str()) {
-                d.set_var_flag(name, "export", FlagValue::Int(1));
-            }
+    for (name, value) in input.passed_through() {
+        d.set_var_python(&name, value);
+        if PASSTHROUGH_EXPORTED.contains(&name.as_str()) {
+            d.set_var_flag(&name, "export", FlagValue::Int(1));
         }
     }
 
