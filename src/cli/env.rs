@@ -182,8 +182,20 @@ fn finalise_config(evaluator: &Evaluator, d: &mut DataStore) -> Result<(), EvalE
         message,
     };
     crate::datastore::expand_keys(d).map_err(|e| error(e.to_string()))?;
-    let _ = evaluator;
-    Ok(())
+    match evaluator.run_anonymous_functions(d) {
+        Ok(()) | Err(crate::datastore::PythonFailure::Skip(_)) => Ok(()),
+        Err(crate::datastore::PythonFailure::Error {
+            message,
+            file,
+            line,
+        }) => Err(EvalError {
+            path: file
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("conf/bitbake.conf")),
+            line,
+            message,
+        }),
+    }
 }
 
 fn flag_true(d: &DataStore, name: &str, flag: &str) -> bool {

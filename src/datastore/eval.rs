@@ -931,6 +931,27 @@ impl Evaluator {
         self.fire(d, "RecipePreFinalise", recipe, &[])?;
         expand_keys(d).map_err(|e| fail(&e))?;
         self.fire(d, "RecipePostKeyExpansion", recipe, &[])?;
+        self.run_anonymous_functions(d)?;
+        let tasks = d.list_var("__BBTASKS");
+        self.fire(d, "RecipeTaskPreProcess", recipe, &tasks)?;
+        normalise_depends(d, &tasks).map_err(PythonFailure::error)?;
+        match &self.python {
+            Some(python) => python.add_tasks(&tasks, d)?,
+            None => {
+                for task in &tasks {
+                    let expanded = d.expand(task).map_err(|e| fail(&e))?;
+                    d.set_var_flag(&expanded, "task", FlagValue::Int(1));
+                }
+            }
+        }
+        set_bbincluded(d);
+        self.fire(d, "RecipeParsed", recipe, &[])?;
+        Ok(())
+    }
+
+    /// Runs the datastore's anonymous python functions, in the order they
+    /// were defined (spec §11.4).
+    pub fn run_anonymous_functions(&self, d: &mut DataStore) -> Result<(), PythonFailure> {
         let anonymous: Vec<super::AnonymousFunction> = d
             .list_var("__BBANONFUNCS")
             .into_iter()
@@ -949,29 +970,15 @@ impl Evaluator {
                 name,
             })
             .collect();
-        if !anonymous.is_empty() {
-            let Some(python) = &self.python else {
-                return Err(PythonFailure::error(
-                    "anonymous python functions need the embedded interpreter",
-                ));
-            };
-            python.run_anonymous(&anonymous, d)?;
+        if anonymous.is_empty() {
+            return Ok(());
         }
-        let tasks = d.list_var("__BBTASKS");
-        self.fire(d, "RecipeTaskPreProcess", recipe, &tasks)?;
-        normalise_depends(d, &tasks).map_err(PythonFailure::error)?;
-        match &self.python {
-            Some(python) => python.add_tasks(&tasks, d)?,
-            None => {
-                for task in &tasks {
-                    let expanded = d.expand(task).map_err(|e| fail(&e))?;
-                    d.set_var_flag(&expanded, "task", FlagValue::Int(1));
-                }
-            }
-        }
-        set_bbincluded(d);
-        self.fire(d, "RecipeParsed", recipe, &[])?;
-        Ok(())
+        let Some(python) = &self.python else {
+            return Err(PythonFailure::error(
+                "anonymous python functions need the embedded interpreter",
+            ));
+        };
+        python.run_anonymous(&anonymous, d)
     }
 
     /// Fires `ConfigParsed` on the configuration datastore (the cooker's
