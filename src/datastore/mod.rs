@@ -211,6 +211,35 @@ impl DataStore {
         })
     }
 
+    /// Freezes into a single layer holding everything visible, so that
+    /// reads from datastores built on it look in one map instead of a
+    /// chain: for the configuration, which every recipe reads thousands of
+    /// times.
+    pub fn freeze_flat(self) -> Arc<Layer> {
+        let mut chain = vec![];
+        let mut layer = Some(&*self.parent);
+        while let Some(l) = layer {
+            chain.push(l);
+            layer = l.parent.as_deref();
+        }
+        let mut vars: FxHashMap<String, Option<VarRecord>> = FxHashMap::default();
+        let mut objects: FxHashMap<String, Option<store::ForeignValue>> = FxHashMap::default();
+        // Oldest first, so that newer layers overwrite.
+        for l in chain.iter().rev() {
+            vars.extend(l.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            objects.extend(l.objects.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        vars.extend(self.local);
+        objects.extend(self.objects.into_inner());
+        vars.retain(|_, v| v.is_some());
+        objects.retain(|_, v| v.is_some());
+        Arc::new(Layer {
+            parent: None,
+            vars,
+            objects,
+        })
+    }
+
     /// A new datastore that starts from `layer` and writes only to itself
     /// (copy-on-write, as BitBake's `createCopy`).
     pub fn child(layer: Arc<Layer>, python: Option<Arc<dyn PythonHost>>) -> DataStore {

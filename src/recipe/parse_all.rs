@@ -193,7 +193,7 @@ pub fn parse_all(
         let depends = hashes.record(&files);
         let vars = collection_vars(&d);
         Ok(LoadedConfig {
-            layer: d.freeze(),
+            layer: d.freeze_flat(),
             depends,
             collection: vars,
         })
