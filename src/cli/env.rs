@@ -93,16 +93,7 @@ pub fn run(args: &EnvArgs, out: &mut dyn Write) -> Result<bool> {
 }
 
 fn report(error: &EvalError) -> Result<bool> {
-    if error.line > 0 {
-        eprintln!(
-            "{}:{}: error: {}",
-            error.path.display(),
-            error.line,
-            error.message
-        );
-    } else {
-        eprintln!("{}: error: {}", error.path.display(), error.message);
-    }
+    super::print_eval_error(error);
     Ok(false)
 }
 

@@ -62,6 +62,21 @@ pub fn run() -> Outcome {
     }
 }
 
+/// An evaluation error as `path:line: error: message` (no line when BitBake
+/// gives none).
+fn print_eval_error(error: &crate::datastore::EvalError) {
+    if error.line > 0 {
+        eprintln!(
+            "{}:{}: error: {}",
+            error.path.display(),
+            error.line,
+            error.message
+        );
+    } else {
+        eprintln!("{}: error: {}", error.path.display(), error.message);
+    }
+}
+
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
         .filter_map(|e| e.downcast_ref::<std::io::Error>())

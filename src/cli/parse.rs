@@ -28,12 +28,7 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
     let all = match parse_all(&evaluator, &input, args.jobs.unwrap_or(0), cache) {
         Ok(all) => all,
         Err(error) => {
-            eprintln!(
-                "{}:{}: error: {}",
-                error.path.display(),
-                error.line,
-                error.message
-            );
+            super::print_eval_error(&error);
             return Ok(false);
         }
     };
@@ -53,12 +48,7 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
             }
             Err(error) => {
                 n_errors += 1;
-                eprintln!(
-                    "{}:{}: error: {}",
-                    error.path.display(),
-                    error.line,
-                    error.message
-                );
+                super::print_eval_error(error);
             }
         }
     }
