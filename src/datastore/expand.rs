@@ -61,6 +61,7 @@ pub enum InlineFailure {
 impl DataStore {
     /// The expanded value of `name`, or `None` when unset (spec §3.5).
     pub fn get_var(&self, name: &str) -> Result<Option<String>, ExpansionError> {
+        self.note_read(name);
         // BitBake's list-valued bookkeeping variables are not strings, so
         // they are returned as they are, never expanded.
         if let Some(list) = self.record(name).and_then(|r| r.flag("_list"))
@@ -108,6 +109,7 @@ impl DataStore {
     /// `d.getVar(name, False)`: variants and queues applied, no expansion
     /// and no removal (spec §3.5).
     pub fn get_var_unexpanded(&self, name: &str) -> Result<Option<String>, ExpansionError> {
+        self.note_read(name);
         Ok(self.assemble(name)?.value)
     }
 
@@ -256,6 +258,7 @@ impl DataStore {
             && !record.variants.is_empty()
             && let Some(variant) = select_variant(&record.variants, overrides)
         {
+            self.note_read(&variant);
             let variant_assembled = self.assemble(&variant)?;
             let variant_read = self.finish_read(
                 &variant,
@@ -408,7 +411,13 @@ impl DataStore {
         if self.caches.borrow().computing_overrides {
             return self.caches.borrow().overrides.clone().unwrap_or_default();
         }
-        self.caches.borrow_mut().computing_overrides = true;
+        {
+            let mut caches = self.caches.borrow_mut();
+            caches.computing_overrides = true;
+            caches.recording = true;
+            caches.override_deps.clear();
+            caches.override_deps.insert("OVERRIDES".to_string());
+        }
         // The computation may start in the middle of expanding OVERRIDES
         // itself; it reads OVERRIDES afresh, which is no cycle.
         let saved_stack = std::mem::take(&mut *self.expanding.borrow_mut());
@@ -433,6 +442,7 @@ impl DataStore {
         *self.expanding.borrow_mut() = saved_stack;
         let mut caches = self.caches.borrow_mut();
         caches.computing_overrides = false;
+        caches.recording = false;
         caches.overrides = Some(current.clone());
         caches.overrides_error = (!stable).then(|| {
             format!(

@@ -499,3 +499,27 @@ fn copies_do_not_leak_into_their_parent() {
     assert_eq!(get(&copy, "B"), None);
     assert_eq!(get(&copy, "C"), None);
 }
+
+#[test]
+fn overrides_follow_writes_to_what_they_were_computed_from() {
+    // Only variables read while computing OVERRIDES invalidate them; every
+    // one of those must, however deep.
+    let mut d = eval(
+        "OVERRIDES = \"${A}\"\nA = \"${B}\"\nB = \"x\"\nV = \"0\"\nV:x = \"X\"\nV:y = \"Y\"\n",
+    );
+    assert_eq!(get(&d, "V").as_deref(), Some("X"));
+    d.set_var_parse("UNRELATED", "1".into());
+    assert_eq!(get(&d, "V").as_deref(), Some("X"));
+    d.set_var_python("B", "y".into());
+    assert_eq!(get(&d, "V").as_deref(), Some("Y"));
+    d.set_var_parse("B:append", ":x".into());
+    assert_eq!(get(&d, "OVERRIDES").as_deref(), Some("y:x"));
+    assert_eq!(get(&d, "V").as_deref(), Some("X"));
+    // A variant of a variable OVERRIDES reads, once selected, counts too.
+    let mut d = eval(
+        "OVERRIDES = \"o:${M}\"\nM = \"m1\"\nM:o = \"m2\"\nV:m2 = \"two\"\nV:m3 = \"three\"\n",
+    );
+    assert_eq!(get(&d, "V").as_deref(), Some("two"));
+    d.set_var_parse("M:o", "m3".into());
+    assert_eq!(get(&d, "V").as_deref(), Some("three"));
+}
