@@ -1154,10 +1154,7 @@ pub fn expand_keys(d: &mut DataStore) -> Result<(), super::ExpansionError> {
     // fails if it never settles, spec §5.1).
     d.overrides_checked()?;
     let mut renames = Vec::new();
-    for name in d.keys() {
-        if !name.contains("${") {
-            continue;
-        }
+    for name in d.names_with_references() {
         let expanded = d.expand(&name)?;
         if expanded != name {
             renames.push((name, expanded));

@@ -214,6 +214,7 @@ impl DataStore {
             parent: Some(self.parent),
             vars: self.local,
             objects,
+            names_with_references: Default::default(),
         })
     }
 
@@ -243,6 +244,7 @@ impl DataStore {
             parent: None,
             vars,
             objects,
+            names_with_references: Default::default(),
         })
     }
 
@@ -268,6 +270,7 @@ impl DataStore {
             parent: Some(self.parent.clone()),
             vars: local,
             objects,
+            names_with_references: Default::default(),
         });
         self.parent = layer.clone();
         DataStore::child(layer, self.python.clone())
@@ -359,6 +362,26 @@ impl DataStore {
             .filter(|(_, r)| r.is_some())
             .map(|(n, _)| n.clone())
             .collect();
+        names.sort();
+        names
+    }
+
+    /// The names holding `${` with a live record, sorted: the parent
+    /// layers' list (computed once per layer) with this datastore's own
+    /// writes applied.
+    pub fn names_with_references(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .parent
+            .names_with_references()
+            .iter()
+            .filter(|n| !matches!(self.local.get(n.as_str()), Some(None)))
+            .cloned()
+            .collect();
+        for (name, slot) in &self.local {
+            if slot.is_some() && name.contains("${") && !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
         names.sort();
         names
     }

@@ -156,6 +156,9 @@ pub struct Layer {
     /// Values python code stored that are not text (see
     /// `DataStore::object`); `None` hides a parent's.
     pub(crate) objects: FxHashMap<String, Option<ForeignValue>>,
+    /// The names in this layer and its parents that hold `${` (what key
+    /// expansion looks at), computed once on first use.
+    pub(crate) names_with_references: std::sync::OnceLock<Vec<String>>,
 }
 
 /// An opaque value stored by python code (a python object, to Rust).
@@ -182,6 +185,19 @@ impl Layer {
             }
             layer = layer.parent.as_deref()?;
         }
+    }
+
+    /// Names holding `${` with a live record here or in a parent, sorted.
+    pub fn names_with_references(&self) -> &[String] {
+        self.names_with_references.get_or_init(|| {
+            let mut names: Vec<String> = self
+                .collect_names(&FxHashMap::default())
+                .into_iter()
+                .filter(|n| n.contains("${"))
+                .collect();
+            names.sort();
+            names
+        })
     }
 
     /// Every name with a record, in no particular order, without duplicates.
