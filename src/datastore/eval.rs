@@ -754,9 +754,9 @@ impl Evaluator {
             } else {
                 if class.contains('-') {
                     return Err(format!(
-                        "The classname {class} contains a dash character and is calling an sh function {called} \
-                         using EXPORT_FUNCTIONS. Since a dash is illegal in sh function names, this cannot work, \
-                         please rename the class or don't use EXPORT_FUNCTIONS."
+                        "EXPORT_FUNCTIONS cannot export the shell function `{called}`: a shell \
+                         function name cannot contain `-`, and the class `{class}` has one; \
+                         rename the class or define `{func}` without EXPORT_FUNCTIONS"
                     ));
                 }
                 d.set_var_parse(func, format!("{SENTINEL}    {called}\n"));
@@ -811,7 +811,7 @@ impl Evaluator {
             if let Some((_, variable)) = builtin.iter().find(|(p, _)| p == layer_id) {
                 if d.raw_value(variable).is_some() {
                     return Err(error(format!(
-                        "A builtin fragment '{fragment}' is used while {variable} has already got an assignment."
+                        "fragment `{fragment}` sets {variable}, which is already assigned; disable the fragment or drop the assignment"
                     )));
                 }
                 d.set_var_parse(variable, name.to_string());

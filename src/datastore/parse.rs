@@ -105,7 +105,7 @@ pub fn parse_configuration(
     else {
         return Err(config_error(
             &topdir,
-            "The BBPATH variable is not set and bitbake did not find a conf/bblayers.conf file in the expected location.",
+            "the BBPATH variable is not set and there is no conf/bblayers.conf here: run bitzel from a build directory",
         ));
     };
     if d.get_var("TOPDIR").ok().flatten().is_none() {
@@ -128,8 +128,8 @@ pub fn parse_configuration(
             break;
         }
     }
-    let bitbake_conf =
-        bitbake_conf.ok_or_else(|| config_error(&topdir, "Unable to locate conf/bitbake.conf"))?;
+    let bitbake_conf = bitbake_conf
+        .ok_or_else(|| config_error(&topdir, "conf/bitbake.conf is in no BBPATH directory"))?;
     evaluator.eval_file(&mut d, &bitbake_conf)?;
     // spec §13.2: FILE in the configuration is the first top-level file.
     let first = if bblayers.is_file() {
@@ -177,9 +177,7 @@ fn parse_layers(
         .map(|l| l.trim_end_matches('/').to_string())
         .collect();
     if layers.is_empty() {
-        return Err(err(
-            "The bblayers.conf file doesn't contain any BBLAYERS definition".into(),
-        ));
+        return Err(err("conf/bblayers.conf sets no BBLAYERS".into()));
     }
     let broken: Vec<&String> = layers
         .iter()
@@ -188,7 +186,7 @@ fn parse_layers(
     if !broken.is_empty() {
         let list: Vec<&str> = broken.iter().map(|l| l.as_str()).collect();
         return Err(err(format!(
-            "The following layer directories do not exist: {}; please check BBLAYERS in {}",
+            "BBLAYERS in {1} names directories that do not exist: {0}",
             list.join(" "),
             bblayers.display()
         )));
@@ -283,7 +281,7 @@ fn parse_layers(
     }
     if !invalid.is_empty() {
         return Err(err(format!(
-            "BBFILES_DYNAMIC entries must be of the form {{!}}<collection name>:<filename pattern>, not: {}",
+            "BBFILES_DYNAMIC entries take the form [!]collection:pattern; these do not: {}",
             invalid.join(" ")
         )));
     }
@@ -293,7 +291,7 @@ fn parse_layers(
     for (idx, collection) in collections.iter().enumerate() {
         if collections[idx + 1..].contains(collection) {
             return Err(err(format!(
-                "Found duplicated BBFILE_COLLECTIONS '{collection}', check bblayers.conf or layer.conf to fix it."
+                "collection `{collection}` is listed twice in BBFILE_COLLECTIONS (check bblayers.conf and the layers' layer.conf)"
             )));
         }
         let compat = series_compat
@@ -303,12 +301,12 @@ fn parse_layers(
             .unwrap_or_default();
         if !compat.is_empty() && core.is_empty() {
             return Err(err(format!(
-                "No core layer found to work with layer '{collection}'. Missing entry in bblayers.conf?"
+                "layer `{collection}` sets LAYERSERIES_COMPAT but no layer sets LAYERSERIES_CORENAMES: is the core layer missing from BBLAYERS?"
             )));
         }
         if !compat.is_empty() && !compat.iter().any(|s| core.contains(s)) {
             return Err(err(format!(
-                "Layer {collection} is not compatible with the core layer which only supports these series: {} (layer is compatible with {})",
+                "layer `{collection}` supports the series {1}, the core layer only {0}: the layer is not compatible",
                 core.join(" "),
                 compat.join(" ")
             )));

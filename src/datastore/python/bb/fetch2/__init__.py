@@ -16,7 +16,7 @@ class BBFetchException(Exception):
 
 class MalformedUrl(BBFetchException):
     def __init__(self, url, message=""):
-        msg = "The URL: '%s' is invalid and cannot be interpreted" % url
+        msg = "cannot read the URL `%s`" % url
         if message:
             msg += " (%s)" % message
         BBFetchException.__init__(self, msg)
@@ -25,56 +25,50 @@ class MalformedUrl(BBFetchException):
 
 class ParameterError(BBFetchException):
     def __init__(self, message, url):
-        BBFetchException.__init__(self, "URL: '%s' has invalid parameters. %s" % (url, message))
+        BBFetchException.__init__(self, "URL `%s`: bad parameters: %s" % (url, message))
 
 
 class NoMethodError(BBFetchException):
     def __init__(self, url):
-        BBFetchException.__init__(self, "Could not find a fetcher which supports the URL: '%s'" % url)
+        BBFetchException.__init__(self, "no fetcher handles the URL `%s`" % url)
 
 
 class FetchError(BBFetchException):
     def __init__(self, message, url=None):
-        BBFetchException.__init__(self, "Fetcher failure for URL: '%s'. %s" % (url, message) if url else message)
+        BBFetchException.__init__(self, "fetching `%s` failed: %s" % (url, message) if url else message)
 
 
 def decodeurl(url):
-    """`scheme://user:pass@host/path;k=v;...` to (type, host, path, user,
-    pswd, params)."""
-    match = re.compile(r"(?P<type>[^:]*)://((?P<user>[^/;]+)@)?(?P<location>[^;]+)(;(?P<parm>.*))?").match(url)
-    if not match:
+    """`scheme://[user[:password]@]location[;key=value...]` to
+    (scheme, host, path, user, password, params). For `file://` the whole
+    location is the path; otherwise the host runs up to the first `/`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         raise MalformedUrl(url)
-    scheme = match.group("type")
-    location = match.group("location")
+    location, _, params_text = rest.partition(";")
+    user = ""
+    pswd = ""
+    at = location.find("@")
+    if at > 0 and "/" not in location[:at]:
+        user, _, pswd = location[:at].partition(":")
+        location = location[at + 1:]
     if not location:
         raise MalformedUrl(url)
-    user = match.group("user")
-    parm = match.group("parm")
-    locidx = location.find("/")
-    if locidx != -1 and scheme.lower() != "file":
-        host = location[:locidx]
-        path = location[locidx:]
-    elif scheme.lower() == "file":
-        host = ""
-        path = location
+    if scheme.lower() == "file":
+        host, path = "", location
+    elif "/" in location:
+        slash = location.index("/")
+        host, path = location[:slash], location[slash:]
     else:
-        host = location
-        path = "/"
-    if user:
-        match = re.compile(r"(?P<user>[^:]+)(:?(?P<pswd>.*))").match(user)
-        user = match.group("user")
-        pswd = match.group("pswd")
-    else:
-        user = ""
-        pswd = ""
+        host, path = location, "/"
     params = {}
-    if parm:
-        for item in parm.split(";"):
-            if item:
-                if "=" not in item:
-                    raise MalformedUrl(url, "The URL: '%s' is invalid: parameter %s does not specify a value (missing '=')" % (url, item))
-                key, value = item.split("=", 1)
-                params[key] = value
+    for item in params_text.split(";") if params_text else []:
+        if not item:
+            continue
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise MalformedUrl(url, "parameter `%s` has no value (no `=`)" % item)
+        params[key] = value
     return scheme, host, urllib.parse.unquote(path), user, pswd, params
 
 
@@ -99,7 +93,7 @@ def encodeurl(decoded):
 
 class MissingParameterError(BBFetchException):
     def __init__(self, missing, url):
-        BBFetchException.__init__(self, "URL: '%s' is missing the required parameter '%s'" % (url, missing))
+        BBFetchException.__init__(self, "URL `%s` lacks the parameter `%s`" % (url, missing))
 
 
 class URI:
