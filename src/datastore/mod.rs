@@ -299,6 +299,8 @@ impl DataStore {
         self.objects
             .borrow_mut()
             .insert(name.to_string(), Some(value));
+        // Inline python may read it back: what was expanded from it is stale.
+        self.invalidate(name);
     }
 
     /// Forgets the python object of `name` (any write in Rust does).
