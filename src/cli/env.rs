@@ -175,17 +175,7 @@ fn finalise_config(evaluator: &Evaluator, d: &mut DataStore) -> Result<(), EvalE
     crate::datastore::expand_keys(d).map_err(|e| error(e.to_string()))?;
     match evaluator.run_anonymous_functions(d) {
         Ok(()) | Err(crate::datastore::PythonFailure::Skip(_)) => Ok(()),
-        Err(crate::datastore::PythonFailure::Error {
-            message,
-            file,
-            line,
-        }) => Err(EvalError {
-            path: file
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("conf/bitbake.conf")),
-            line,
-            message,
-        }),
+        Err(failure) => Err(failure.into_eval_error(Path::new("conf/bitbake.conf"))),
     }
 }
 

@@ -309,7 +309,7 @@ impl Evaluator {
                 d.set_list_var("__BBDEFINHERITS", deferred);
                 Ok(())
             }
-            Stmt::Function(function) => self.function(d, parsed, frame, function, last_line),
+            Stmt::Function(function) => self.function(d, frame, function, last_line),
             Stmt::DefFunction(def) => self.def_function(d, frame, def, last_line),
             Stmt::ExportFunctions(export) => self
                 .export_functions(d, frame, &export.words())
@@ -618,13 +618,12 @@ impl Evaluator {
     fn function(
         &self,
         d: &mut DataStore,
-        parsed: &ParsedFile,
         frame: &Frame,
         function: &ast::Function,
         close_line: usize,
     ) -> Result<(), EvalError> {
         let body = function.body();
-        let n_body = body_line_count(function, parsed) + 1;
+        let n_body = function.body_line_count() + 1;
         let mut python = function.is_python();
         let mut name = function
             .name()
@@ -869,17 +868,7 @@ impl Evaluator {
         match self.finalise_steps(d, recipe) {
             Ok(()) => Ok(Outcome::Parsed),
             Err(PythonFailure::Skip(reason)) => Ok(Outcome::Skipped(reason)),
-            Err(PythonFailure::Error {
-                message,
-                file,
-                line,
-            }) => Err(EvalError {
-                path: file
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| recipe.to_path_buf()),
-                line,
-                message,
-            }),
+            Err(failure) => Err(failure.into_eval_error(recipe)),
         }
     }
 
@@ -985,24 +974,30 @@ impl Evaluator {
     /// step after parsing the configuration, spec §14.1).
     pub fn config_parsed(&self, d: &mut DataStore, bitbake_conf: &Path) -> Result<(), EvalError> {
         self.fire(d, "ConfigParsed", bitbake_conf, &[])
-            .map_err(|failure| match failure {
-                PythonFailure::Skip(reason) => EvalError {
-                    path: bitbake_conf.to_path_buf(),
-                    line: 0,
-                    message: format!("SkipRecipe raised by a ConfigParsed handler: {reason}"),
-                },
-                PythonFailure::Error {
-                    message,
-                    file,
-                    line,
-                } => EvalError {
-                    path: file
-                        .map(PathBuf::from)
-                        .unwrap_or_else(|| bitbake_conf.to_path_buf()),
-                    line,
-                    message,
-                },
-            })
+            .map_err(|failure| failure.into_eval_error(bitbake_conf))
+    }
+}
+
+impl PythonFailure {
+    /// The failure as an evaluation error, placed at the innermost metadata
+    /// line of the traceback, or in `file` when there is none.
+    pub fn into_eval_error(self, file: &Path) -> EvalError {
+        match self {
+            PythonFailure::Skip(reason) => EvalError {
+                path: file.to_path_buf(),
+                line: 0,
+                message: format!("SkipRecipe raised where no recipe can be skipped: {reason}"),
+            },
+            PythonFailure::Error {
+                message,
+                file: at,
+                line,
+            } => EvalError {
+                path: at.map(PathBuf::from).unwrap_or_else(|| file.to_path_buf()),
+                line,
+                message,
+            },
+        }
     }
 }
 
@@ -1058,27 +1053,6 @@ fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// Number of body lines of a function as BitBake counts them.
-fn body_line_count(function: &ast::Function, _parsed: &ParsedFile) -> usize {
-    let Some(body) = function.body_token() else {
-        return 0;
-    };
-    let text = body.text();
-    let mut count = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
-        count += 1;
-        let newline = match rest.as_bytes().get(end) {
-            Some(b'\r') if rest.as_bytes().get(end + 1) == Some(&b'\n') => 2,
-            Some(_) => 1,
-            None => 0,
-        };
-        rest = &rest[end + newline..];
-    }
-    count
 }
 
 fn encode_deferred(classes: &str, file: &Path, line: usize) -> String {

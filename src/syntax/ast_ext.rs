@@ -159,6 +159,11 @@ impl Function {
         text
     }
 
+    /// The number of body lines, as BitBake counts them (universal newlines).
+    pub fn body_line_count(&self) -> usize {
+        self.body_token().map_or(0, |t| body_lines(t.text()).len())
+    }
+
     /// Whether the function is anonymous python (`python () {` or
     /// `python __anonymous () {`).
     pub fn is_anonymous(&self) -> bool {

@@ -58,7 +58,7 @@ pub(crate) fn function_name(name: &str, range: Range<usize>, errors: &mut Vec<Sy
 
 /// `addtask`: BitBake checks every word of the line, keyword included.
 pub(crate) fn addtask(line: &str, range: Range<usize>, errors: &mut Vec<SyntaxError>) {
-    for word in line.split(shape::is_py_space).filter(|w| !w.is_empty()) {
+    for word in words(line) {
         if [":append_", ":prepend_", ":remove_"]
             .iter()
             .any(|k| word.contains(k))
