@@ -19,6 +19,7 @@ pub mod datastore;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod diag;
+pub mod graph;
 pub mod recipe;
 pub mod syntax;
 

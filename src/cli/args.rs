@@ -31,6 +31,34 @@ pub enum Command {
     /// Parse every recipe and variant of the configured layers, in
     /// parallel, as `bitbake -p` does: a summary line and every error.
     Parse(ParseArgs),
+    /// Compute the task graph of targets, as `bitbake -g` does.
+    ///
+    /// Writes `task-depends.dot` and `pn-buildlist` into the current
+    /// directory (the build directory), in `bitbake -g`'s form so the two
+    /// can be diffed, or prints nodes and edges as JSON.
+    Graph(GraphArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GraphArgs {
+    /// Recipe names or anything they provide; `TARGET:do_TASK` picks a task.
+    #[arg(value_name = "TARGET", required = true)]
+    pub targets: Vec<String>,
+    /// The task to graph (default: `BB_DEFAULT_TASK`, i.e. `build`).
+    #[arg(short = 'c', long = "cmd", value_name = "TASK")]
+    pub task: Option<String>,
+    /// `dot` writes the files; `json` prints the graph on stdout.
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+    /// Also render `task-depends.svg` with Graphviz `dot`, if installed.
+    #[arg(long)]
+    pub svg: bool,
 }
 
 #[derive(Debug, clap::Args)]

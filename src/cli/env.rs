@@ -28,7 +28,8 @@ struct JsonEnv {
 /// How the command ended: `Ok(true)` printed, `Ok(false)` metadata failed
 /// (diagnostics on stderr).
 pub fn run(args: &EnvArgs, out: &mut dyn Write) -> Result<bool> {
-    let topdir = std::env::current_dir().context("cannot read the current directory")?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let topdir = ConfigInput::find_topdir(&cwd);
     let python = EmbeddedPython::start().map_err(anyhow::Error::msg)?;
     let evaluator = Evaluator::new(Arc::new(FsLoader), Some(python));
     let env: Vec<(String, String)> = std::env::vars().collect();

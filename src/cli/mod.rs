@@ -4,6 +4,7 @@
 mod args;
 mod check;
 mod env;
+mod graph;
 mod parse;
 mod render;
 
@@ -44,6 +45,7 @@ pub fn run() -> Outcome {
         Command::Check(check_args) => check::run(check_args, &mut out, color),
         Command::Env(env_args) => env::run(env_args, &mut out),
         Command::Parse(parse_args) => parse::run(parse_args, &mut out),
+        Command::Graph(graph_args) => graph::run(graph_args, &mut out),
     };
     let flushed = out.flush();
     match (result, flushed) {

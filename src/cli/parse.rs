@@ -16,7 +16,8 @@ use crate::recipe::parse_all::parse_all;
 /// `Ok(true)` when every recipe parsed (skips are not failures).
 pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
     let started = Instant::now();
-    let topdir = std::env::current_dir().context("cannot read the current directory")?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let topdir = ConfigInput::find_topdir(&cwd);
     let python = EmbeddedPython::start().map_err(anyhow::Error::msg)?;
     let evaluator = Evaluator::new(Arc::new(FsLoader), Some(python));
     let cache_file = topdir.join("cache/bitzel/parse.json");

@@ -17,6 +17,16 @@ pub struct ConfigInput {
 }
 
 impl ConfigInput {
+    /// The build directory for a command run in `cwd`: the nearest
+    /// directory, `cwd` or above, holding `conf/bblayers.conf` (as BitBake
+    /// finds it), else `cwd` itself.
+    pub fn find_topdir(cwd: &Path) -> PathBuf {
+        cwd.ancestors()
+            .find(|dir| dir.join("conf/bblayers.conf").is_file())
+            .unwrap_or(cwd)
+            .to_path_buf()
+    }
+
     /// The environment variables that reach the datastore directly (BitBake's
     /// pass-through list and `BB_ENV_PASSTHROUGH_ADDITIONS`), sorted.
     pub fn passed_through(&self) -> Vec<(String, String)> {

@@ -6,4 +6,5 @@
 
 pub mod bbappend;
 pub mod bbfiles;
+pub mod info;
 pub mod parse_all;

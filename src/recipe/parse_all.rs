@@ -22,8 +22,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::bbfiles::{self, Collected};
+use super::info::RecipeInfo;
 use crate::datastore::{
-    ConfigInput, DataStore, EvalError, Evaluator, Outcome, parse_configuration, parse_recipe,
+    ConfigInput, DataStore, EvalError, Evaluator, FinalisedRecipe, Outcome, parse_configuration,
+    parse_recipe,
 };
 
 /// How one target (a recipe or a `BBCLASSEXTEND` variant) ended.
@@ -33,6 +35,8 @@ pub struct TargetResult {
     pub target: String,
     /// The skip reason, if skipped.
     pub skipped: Option<String>,
+    /// What the task graph needs (for a skipped target: its names only).
+    pub info: RecipeInfo,
 }
 
 /// What parsing one recipe gave.
@@ -52,9 +56,13 @@ pub struct ParseAll {
     /// Appends that apply to no recipe (an error, spec §15.2).
     pub dangling: Vec<PathBuf>,
     pub n_from_cache: usize,
+    /// Configuration variables the task graph reads.
+    pub graph_config: BTreeMap<String, String>,
+    /// `(collection, pattern, priority)` variables, for layer priorities.
+    pub collection: BTreeMap<String, String>,
 }
 
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct CacheFile {
@@ -67,6 +75,8 @@ struct CacheFile {
     /// What collection needs, so recipes are collected without parsing
     /// the configuration.
     collection: BTreeMap<String, String>,
+    /// What provider selection and the graph read (`PREFERRED_*`, ...).
+    graph_config: BTreeMap<String, String>,
     recipes: BTreeMap<String, CachedRecipe>,
 }
 
@@ -83,6 +93,7 @@ struct LoadedConfig {
     layer: std::sync::Arc<crate::datastore::Layer>,
     depends: BTreeMap<String, Option<String>>,
     collection: BTreeMap<String, String>,
+    graph_config: BTreeMap<String, String>,
 }
 
 /// A recipe evaluated in this run: its targets, and the files it read.
@@ -192,10 +203,17 @@ pub fn parse_all(
         files.extend(d.list_var("__bitzel_python_depends"));
         let depends = hashes.record(&files);
         let vars = collection_vars(&d);
+        let mut d = d;
+        let graph_config = graph_config_vars(&mut d).map_err(|e| EvalError {
+            path: input.topdir.clone(),
+            line: 0,
+            message: e.to_string(),
+        })?;
         Ok(LoadedConfig {
             layer: d.freeze_flat(),
             depends,
             collection: vars,
+            graph_config,
         })
     };
     let collection = if config_valid {
@@ -253,23 +271,25 @@ pub fn parse_all(
                 .par_iter()
                 .map(|recipe| {
                     let appends = collected.appends_for(recipe);
-                    let result = parse_recipe(evaluator, layer, recipe, &appends).map(|parsed| {
-                        let mut depends = parsed.base.datastore.list_var("__depends");
-                        let mut targets =
-                            vec![target(recipe.display().to_string(), &parsed.base.outcome)];
-                        for (name, variant) in &parsed.variants {
-                            for dep in variant.datastore.list_var("__depends") {
-                                if !depends.contains(&dep) {
-                                    depends.push(dep);
+                    let result =
+                        parse_recipe(evaluator, layer, recipe, &appends).and_then(|parsed| {
+                            let mut depends = parsed.base.datastore.list_var("__depends");
+                            let mut targets =
+                                vec![target(recipe, recipe.display().to_string(), &parsed.base)?];
+                            for (name, variant) in &parsed.variants {
+                                for dep in variant.datastore.list_var("__depends") {
+                                    if !depends.contains(&dep) {
+                                        depends.push(dep);
+                                    }
                                 }
+                                targets.push(target(
+                                    recipe,
+                                    format!("virtual:{name}:{}", recipe.display()),
+                                    variant,
+                                )?);
                             }
-                            targets.push(target(
-                                format!("virtual:{name}:{}", recipe.display()),
-                                &variant.outcome,
-                            ));
-                        }
-                        (targets, depends)
-                    });
+                            Ok((targets, depends))
+                        });
                     let (targets, depends) = match result {
                         Ok((targets, depends)) => (Ok(targets), depends),
                         Err(error) => (Err(error), Vec::new()),
@@ -291,10 +311,12 @@ pub fn parse_all(
         Some(loaded) => {
             new_cache.config_depends = loaded.depends.clone();
             new_cache.collection = loaded.collection.clone();
+            new_cache.graph_config = loaded.graph_config.clone();
         }
         None => {
             new_cache.config_depends = cached.config_depends.clone();
             new_cache.collection = cached.collection.clone();
+            new_cache.graph_config = cached.graph_config.clone();
         }
     }
     let mut recipes = Vec::new();
@@ -351,18 +373,62 @@ pub fn parse_all(
         n_masked: collected.n_masked,
         dangling,
         n_from_cache,
+        graph_config: new_cache.graph_config.clone(),
+        collection: new_cache.collection.clone(),
     })
 }
 
-fn target(name: String, outcome: &Outcome) -> TargetResult {
-    TargetResult {
+fn target(
+    recipe: &Path,
+    name: String,
+    finalised: &FinalisedRecipe,
+) -> Result<TargetResult, EvalError> {
+    let skipped = match &finalised.outcome {
+        Outcome::Skipped(reason) => Some(reason.clone()),
+        Outcome::Parsed => None,
+    };
+    let info =
+        RecipeInfo::from_datastore(&finalised.datastore, skipped.is_some()).map_err(|e| {
+            EvalError {
+                path: recipe.to_path_buf(),
+                line: 0,
+                message: e.to_string(),
+            }
+        })?;
+    Ok(TargetResult {
         target: name,
-        skipped: match outcome {
-            Outcome::Skipped(reason) => Some(reason.clone()),
-            Outcome::Parsed => None,
-        },
-    }
+        skipped,
+        info,
+    })
 }
+
+/// The configuration variables provider selection and the task graph
+/// read, from a copy with its keys expanded (as BitBake's provider code
+/// reads them).
+fn graph_config_vars(
+    config: &mut DataStore,
+) -> Result<BTreeMap<String, String>, crate::datastore::ExpansionError> {
+    let mut copy = config.create_copy();
+    crate::datastore::expand_keys(&mut copy)?;
+    let mut vars = BTreeMap::new();
+    for name in copy.keys() {
+        let wanted = name.starts_with("PREFERRED_")
+            || name.starts_with("REQUIRED_VERSION")
+            || GRAPH_CONFIG_VARS.contains(&name.as_str());
+        if wanted && let Some(value) = copy.get_var(&name)? {
+            vars.insert(name, value);
+        }
+    }
+    Ok(vars)
+}
+
+/// Configuration variables the graph reads besides `PREFERRED_*`.
+const GRAPH_CONFIG_VARS: &[&str] = &[
+    "ASSUME_PROVIDED",
+    "BB_DEFAULT_TASK",
+    "BB_MULTI_PROVIDER_ALLOWED",
+    "BB_TASKHASH_IGNORE_TASKS",
+];
 
 /// Writes the cache to a temporary file and renames it into place, so a
 /// reader never sees half a cache. A cache that cannot be written only
