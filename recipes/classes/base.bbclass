@@ -1,72 +1,145 @@
-# The standard tasks, in BitBake's order, for recipes built with the host
-# compiler: fetch, unpack, patch, configure, compile, install, then the
-# sysroot that dependents build against.
+# Inherited by every recipe (and by the configuration): the standard tasks,
+# in OpenEmbedded's order and with its names:
+#
+#   do_fetch -> do_unpack -> do_patch -> do_configure -> do_compile
+#     -> do_install -> do_populate_sysroot -> do_build
+#   do_fetch -> do_prepare_recipe_sysroot -> do_configure
+#
+# Every task writes only inside its recipe's WORKDIR and the directories
+# named in its own [dirs]/[cleandirs] (do_fetch: DL_DIR); what it changes
+# there is its output. A recipe's files reach another recipe only through
+# do_populate_sysroot (classes/staging.bbclass).
+#
+# A recipe replaces a task by defining it (do_compile() { ... }); the
+# default stays callable as base_do_<task>.
 
+inherit logging
+inherit patch
+inherit staging
+
+##################################################################
+# Host tools: when the configuration has been parsed, HOSTTOOLS_DIR gets a
+# symbolic link to each tool named in HOSTTOOLS, found on the PATH BitBake
+# was started with. Tasks run with PATH = HOSTTOOLS_DIR (conf/bitbake.conf).
+##################################################################
+
+addhandler base_hosttools_setup
+base_hosttools_setup[eventmask] = "bb.event.ConfigParsed"
+python base_hosttools_setup() {
+    hosttools_link(d)
+}
+
+def hosttools_link(d):
+    """Makes HOSTTOOLS_DIR hold exactly one link per HOSTTOOLS entry;
+    stops the build naming every tool that is not on the original PATH."""
+    import os
+    dest = d.getVar('HOSTTOOLS_DIR')
+    origenv = d.getVar('BB_ORIGENV', False)
+    search = (origenv.getVar('PATH') if origenv else None) or os.environ.get('PATH', '')
+    # HOSTTOOLS_DIR itself on that PATH would make links to themselves.
+    search = ':'.join(p for p in search.split(':')
+                      if p and os.path.realpath(p) != os.path.realpath(dest))
+    tools = sorted(set((d.getVar('HOSTTOOLS') or '').split()))
+    bb.utils.mkdirhier(dest)
+    for name in os.listdir(dest):
+        if name not in tools and os.path.islink(os.path.join(dest, name)):
+            os.unlink(os.path.join(dest, name))
+    missing = []
+    for tool in tools:
+        link = os.path.join(dest, tool)
+        target = bb.utils.which(search, tool, executable=True)
+        if not target:
+            missing.append(tool)
+            continue
+        if os.path.islink(link) and os.readlink(link) == target:
+            continue
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(target, link)
+    if missing:
+        bb.fatal("These tools named in HOSTTOOLS are not on the PATH (%s): %s"
+                 % (search, ' '.join(missing)))
+
+# make, with the build's parallelism and the recipe's EXTRA_OEMAKE.
+oe_runmake() {
+    bbnote ${MAKE} ${PARALLEL_MAKE} ${EXTRA_OEMAKE} "$@"
+    ${MAKE} ${PARALLEL_MAKE} ${EXTRA_OEMAKE} "$@" || die "make failed"
+}
+
+##################################################################
+# Fetching and unpacking: BitBake's fetcher, on SRC_URI.
+##################################################################
+
+# Downloads remote SRC_URI entries into DL_DIR (checking SRC_URI[sha256sum]).
+# file:// entries are found through FILESPATH when unpacking; their
+# contents are part of this task's signature through [file-checksums].
 do_fetch[dirs] = "${DL_DIR}"
 do_fetch[network] = "1"
-python do_fetch() {
-    src_uri = (d.getVar('SRC_URI') or "").split()
+do_fetch[file-checksums] = "${@bb.fetch.get_checksum_file_list(d)}"
+python base_do_fetch() {
+    src_uri = (d.getVar('SRC_URI') or '').split()
     if not src_uri:
         return
-    fetcher = bb.fetch2.Fetch(src_uri, d)
-    fetcher.download()
+    try:
+        bb.fetch2.Fetch(src_uri, d).download()
+    except bb.fetch2.BBFetchException as e:
+        bb.fatal("%s: fetching failed: %s" % (d.getVar('PN'), e))
 }
 addtask fetch
 
+# Unpacks every SRC_URI entry into a fresh UNPACKDIR (archives extracted,
+# other files copied), which must then contain S.
 do_unpack[dirs] = "${UNPACKDIR}"
-python do_unpack() {
-    src_uri = (d.getVar('SRC_URI') or "").split()
-    if not src_uri:
-        return
-    fetcher = bb.fetch2.Fetch(src_uri, d)
-    fetcher.unpack(d.getVar('UNPACKDIR'))
+do_unpack[cleandirs] = "${UNPACKDIR}"
+python base_do_unpack() {
+    import os
+    src_uri = (d.getVar('SRC_URI') or '').split()
+    if src_uri:
+        try:
+            bb.fetch2.Fetch(src_uri, d).unpack(d.getVar('UNPACKDIR'))
+        except bb.fetch2.BBFetchException as e:
+            bb.fatal("%s: unpacking failed: %s" % (d.getVar('PN'), e))
+    if not os.path.isdir(d.getVar('S')):
+        bb.fatal("%s: S (%s) does not exist after unpacking; set S to the "
+                 "directory the sources unpack to (UNPACKDIR for loose files)"
+                 % (d.getVar('PN'), d.getVar('S')))
 }
 addtask unpack after do_fetch
 
-do_patch[dirs] = "${S}"
-do_patch() {
-    for p in ${@" ".join(u.split(";")[0][len("file://"):] for u in d.getVar("SRC_URI").split() if u.split(";")[0].endswith(".patch"))}; do
-        patch -p1 < "${UNPACKDIR}/$p"
-    done
-}
-addtask patch after do_unpack
+##################################################################
+# Building.
+##################################################################
 
 do_configure[dirs] = "${B}"
-do_configure() {
+base_do_configure() {
     :
 }
 addtask configure after do_patch
 
+# The default compile step runs make when the sources have a Makefile.
 do_compile[dirs] = "${B}"
-do_compile() {
-    :
+base_do_compile() {
+    if [ -e Makefile ] || [ -e makefile ] || [ -e GNUmakefile ]; then
+        oe_runmake
+    else
+        bbnote "${PN}: no Makefile in ${B}, nothing to compile"
+    fi
 }
 addtask compile after do_configure
 
+# Installs into a fresh D, laid out as on the target (D/usr/bin, ...).
 do_install[dirs] = "${B}"
 do_install[cleandirs] = "${D}"
-do_install() {
+base_do_install() {
     :
 }
 addtask install after do_compile
 
-do_prepare_recipe_sysroot[dirs] = "${RECIPE_SYSROOT}"
-do_prepare_recipe_sysroot[deptask] = "do_populate_sysroot"
-do_prepare_recipe_sysroot() {
-    for dep in ${DEPENDS}; do
-        cp -a "${TMPDIR}/sysroots-components/$dep/." "${RECIPE_SYSROOT}/"
-    done
-}
-addtask prepare_recipe_sysroot before do_configure after do_fetch
-
-do_populate_sysroot[cleandirs] = "${TMPDIR}/sysroots-components/${PN}"
-do_populate_sysroot() {
-    cp -a "${D}/." "${TMPDIR}/sysroots-components/${PN}/"
-}
-addtask populate_sysroot after do_install
-
+# The default task: nothing of its own, it only pulls in the others.
 do_build[noexec] = "1"
-do_build() {
+base_do_build() {
     :
 }
-addtask build after do_populate_sysroot
+addtask build
+
+EXPORT_FUNCTIONS do_fetch do_unpack do_configure do_compile do_install do_build

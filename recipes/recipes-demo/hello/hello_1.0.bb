@@ -1,13 +1,17 @@
-SUMMARY = "Prints a greeting"
+SUMMARY = "Prints a greeting; built from a release tarball with make"
 LICENSE = "MIT"
 
-SRC_URI = "file://hello.c"
+# Fetched over HTTP from DEMO_MIRROR (conf/bitbake.conf; default
+# http://127.0.0.1:8000), checked against the checksum below, unpacked to
+# ${UNPACKDIR}/hello-1.0 (the default S). The tarball is made from tarball/
+# by scripts/bitbake-demo.sh, reproducibly (GNU tar and gzip):
+#   tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner
+#       --mode=u=rwX,go=rX --format=gnu -C tarball -cf - hello-1.0 | gzip -9n
+SRC_URI = "${DEMO_MIRROR}/hello-${PV}.tar.gz"
+SRC_URI[sha256sum] = "727774aaf05b3250acca1b3cdfd74ce40d8f85cc5e785df4c6a1163d3ee627ae"
 
-do_compile() {
-    ${CC} ${CFLAGS} -o hello hello.c ${LDFLAGS}
-}
-
+# do_compile is the default one: make, with CC, CFLAGS, ... from the
+# environment.
 do_install() {
-    install -d ${D}${bindir}
-    install -m 0755 hello ${D}${bindir}/hello
+    oe_runmake install DESTDIR=${D} prefix=${prefix}
 }
