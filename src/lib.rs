@@ -21,6 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub mod diag;
 pub mod graph;
 pub mod recipe;
+pub mod signature;
 pub mod syntax;
 
 pub mod cli;

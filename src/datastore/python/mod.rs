@@ -22,6 +22,11 @@ use super::{AnonymousFunction, DataStore, PythonFailure, PythonHost};
 /// Our python sources: module name, whether it is a package, source text.
 const SOURCES: &[(&str, bool, &str)] = &[
     ("_bitzel_host", false, include_str!("_bitzel_host.py")),
+    (
+        "_bitzel_codeparser",
+        false,
+        include_str!("_bitzel_codeparser.py"),
+    ),
     ("bb", true, include_str!("bb/__init__.py")),
     ("bb.build", false, include_str!("bb/build.py")),
     ("bb.compress", true, include_str!("bb/compress/__init__.py")),
@@ -118,6 +123,14 @@ fn interpreter() -> Result<&'static Interpreter, String> {
         })
         .as_ref()
         .map_err(Clone::clone)
+}
+
+/// Runs `f` attached to the process's interpreter, starting it on first
+/// use. For the later stages that call our embedded modules (imported by
+/// name: `py.import("_bitzel_codeparser")`).
+pub fn with_interpreter<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Result<R, String> {
+    interpreter()?;
+    Ok(Python::attach(f))
 }
 
 /// `Type: message` for a python exception, as BitBake reports it.
