@@ -85,6 +85,10 @@ pub struct EnvArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// With `--json`: also each task's hashed values (for comparing
+    /// signatures with BitBake's signature data).
+    #[arg(long, requires = "json")]
+    pub sigdata: bool,
     /// Evaluate the configuration even when variables are named.
     #[arg(long, conflicts_with = "buildfile")]
     pub conf: bool,

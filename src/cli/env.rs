@@ -23,6 +23,20 @@ struct JsonEnv {
     flags: BTreeMap<String, BTreeMap<String, String>>,
     skipped: Option<String>,
     expansion_errors: BTreeMap<String, String>,
+    /// For a recipe: each task's same-recipe predecessors, signature
+    /// dependencies and base hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tasks: Option<BTreeMap<String, JsonTask>>,
+}
+
+#[derive(Serialize)]
+struct JsonTask {
+    deps: Vec<String>,
+    vardeps: Vec<String>,
+    basehash: String,
+    /// With `--sigdata`: the value hashed for the task and each key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<BTreeMap<String, Option<String>>>,
 }
 
 /// How the command ended: `Ok(true)` printed, `Ok(false)` metadata failed
@@ -86,11 +100,60 @@ pub fn run(args: &EnvArgs, out: &mut dyn Write) -> Result<bool> {
         args.variables().to_vec()
     };
     if args.json {
-        write_json(out, &datastore, &names, &outcome)?;
+        let is_recipe = args.buildfile.is_some() || args.target().is_some();
+        let tasks = if is_recipe && outcome == Outcome::Parsed {
+            match task_signatures(&mut datastore, args.sigdata) {
+                Ok(tasks) => Some(tasks),
+                Err(error) => {
+                    eprintln!("error: task signatures: {error}");
+                    return Ok(false);
+                }
+            }
+        } else {
+            None
+        };
+        write_json(out, &datastore, &names, &outcome, tasks)?;
     } else {
         write_text(out, &datastore, &names)?;
     }
     Ok(true)
+}
+
+/// The `tasks` object of `--json`: predecessors from the recipe's task
+/// records, signature data from the basehash computation.
+fn task_signatures(
+    d: &mut DataStore,
+    with_values: bool,
+) -> Result<BTreeMap<String, JsonTask>, crate::signature::basehash::SignatureError> {
+    let info = crate::recipe::info::RecipeInfo::from_datastore(d, false)?;
+    let signatures = crate::signature::basehash::recipe_signatures(d)?;
+    let mut tasks = BTreeMap::new();
+    for task in &info.tasks {
+        let deps = task
+            .after
+            .iter()
+            .filter(|t| info.task(t).is_some())
+            .cloned()
+            .collect();
+        tasks.insert(
+            task.name.clone(),
+            JsonTask {
+                deps,
+                vardeps: signatures
+                    .taskdeps
+                    .get(&task.name)
+                    .cloned()
+                    .unwrap_or_default(),
+                basehash: signatures
+                    .basehash
+                    .get(&task.name)
+                    .cloned()
+                    .unwrap_or_default(),
+                values: with_values.then(|| signatures.task_values(&task.name)),
+            },
+        );
+    }
+    Ok(tasks)
 }
 
 fn report(error: &EvalError) -> Result<bool> {
@@ -271,8 +334,10 @@ fn write_json(
     d: &DataStore,
     names: &[String],
     outcome: &Outcome,
+    tasks: Option<BTreeMap<String, JsonTask>>,
 ) -> Result<()> {
     let mut report = JsonEnv {
+        tasks,
         variables: BTreeMap::new(),
         flags: BTreeMap::new(),
         skipped: match outcome {

@@ -9,13 +9,13 @@ use super::overrides::{Overrides, select_variant};
 use super::{DataStore, FlagValue};
 
 /// A reference: `${` + name characters + `}` (spec §6.1).
-static VAR_REF: LazyLock<Regex> =
+pub static VAR_REF: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\$\{[a-zA-Z0-9\-_+./~:]+\}").expect("valid regex"));
 
 /// Inline python: from `${@` to the first `}` outside one level of `{...}`,
 /// matched lazily (spec §6.3). The regex crate's leftmost-first semantics
 /// give the same match as Python's `re` for this pattern.
-static PY_REF: LazyLock<Regex> =
+pub static PY_REF: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\$\{@(?:\{.*?\}|.)+?\}").expect("valid regex"));
 
 /// Reading a variable failed: a reference cycle, inline python that raised,
@@ -104,6 +104,35 @@ impl DataStore {
             .apply_filter(expression, text)
             .map(Some)
             .map_err(|message| ExpansionError::new(name, message))
+    }
+
+    /// What a task signature hashes for a variable (spec §18.2 rule 5):
+    /// the unexpanded value (variant, appends, prepends applied) and the
+    /// `:remove` texts that removed a word from the expanded value.
+    pub fn read_for_signature(
+        &self,
+        name: &str,
+    ) -> Result<(Option<String>, Vec<String>), ExpansionError> {
+        let assembled = self.assemble(name)?;
+        let raw = assembled.value.clone();
+        let read = self.finish_read(name, assembled.value, assembled.carried_removes)?;
+        Ok((raw, read.matched_removes))
+    }
+
+    /// Expands the text of `name[flag]` as `getVarFlags` with expansion
+    /// does (the flag's name guards against self-reference).
+    pub fn expand_named_flag(
+        &self,
+        name: &str,
+        flag: &str,
+        text: &str,
+    ) -> Result<String, ExpansionError> {
+        self.expand_guarded(text, &format!("{name}[{flag}]"))
+    }
+
+    /// Runs inline python (the code of a `${@...}`) and returns its value.
+    pub fn eval_inline_python(&self, code: &str) -> Result<String, InlineFailure> {
+        self.eval_inline(code)
     }
 
     /// `d.getVar(name, False)`: variants and queues applied, no expansion

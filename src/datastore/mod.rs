@@ -29,7 +29,7 @@ use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome, expand_keys};
-pub use expand::{ExpansionError, InlineFailure};
+pub use expand::{ExpansionError, InlineFailure, PY_REF, VAR_REF};
 pub use overrides::{Overrides, select_variant};
 pub use parse::{ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe};
 pub use store::{FlagValue, ForeignValue, Layer, Queued, VarRecord, python_repr};

@@ -53,6 +53,12 @@ pub struct TaskInfo {
     /// `deptask`, `rdeptask`, `recrdeptask`, `recideptask`, `mcdepends`,
     /// `noexec`, `nostamp`, `fakeroot`, `umask`.
     pub flags: BTreeMap<String, String>,
+    /// The base hash of the task's signature (spec §18.4).
+    pub basehash: String,
+    /// `[file-checksums]`, expanded: files whose contents enter the task
+    /// hash.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub file_checksums: String,
 }
 
 impl TaskInfo {
@@ -186,6 +192,9 @@ impl RecipeInfo {
                 for dep in deps.clone() {
                     task.after.push(d.expand(&dep)?);
                 }
+            }
+            if let Some(checksums) = d.get_var_flag(&name, "file-checksums")? {
+                task.file_checksums = checksums;
             }
             for flag in GRAPH_FLAGS {
                 if let Some(value) = d.raw_flag(&name, flag) {

@@ -27,6 +27,7 @@ use crate::datastore::{
     ConfigInput, DataStore, EvalError, Evaluator, FinalisedRecipe, Outcome, parse_configuration,
     parse_recipe,
 };
+use crate::signature::basehash::recipe_signatures;
 
 /// How one target (a recipe or a `BBCLASSEXTEND` variant) ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,7 +63,7 @@ pub struct ParseAll {
     pub collection: BTreeMap<String, String>,
 }
 
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct CacheFile {
@@ -272,11 +273,14 @@ pub fn parse_all(
                 .map(|recipe| {
                     let appends = collected.appends_for(recipe);
                     let result =
-                        parse_recipe(evaluator, layer, recipe, &appends).and_then(|parsed| {
+                        parse_recipe(evaluator, layer, recipe, &appends).and_then(|mut parsed| {
                             let mut depends = parsed.base.datastore.list_var("__depends");
-                            let mut targets =
-                                vec![target(recipe, recipe.display().to_string(), &parsed.base)?];
-                            for (name, variant) in &parsed.variants {
+                            let mut targets = vec![target(
+                                recipe,
+                                recipe.display().to_string(),
+                                &mut parsed.base,
+                            )?];
+                            for (name, variant) in &mut parsed.variants {
                                 for dep in variant.datastore.list_var("__depends") {
                                     if !depends.contains(&dep) {
                                         depends.push(dep);
@@ -381,20 +385,30 @@ pub fn parse_all(
 fn target(
     recipe: &Path,
     name: String,
-    finalised: &FinalisedRecipe,
+    finalised: &mut FinalisedRecipe,
 ) -> Result<TargetResult, EvalError> {
     let skipped = match &finalised.outcome {
         Outcome::Skipped(reason) => Some(reason.clone()),
         Outcome::Parsed => None,
     };
-    let info =
-        RecipeInfo::from_datastore(&finalised.datastore, skipped.is_some()).map_err(|e| {
-            EvalError {
-                path: recipe.to_path_buf(),
-                line: 0,
-                message: e.to_string(),
+    let error = |message: String| EvalError {
+        path: recipe.to_path_buf(),
+        line: 0,
+        message,
+    };
+    let mut info = RecipeInfo::from_datastore(&finalised.datastore, skipped.is_some())
+        .map_err(|e| error(e.to_string()))?;
+    if skipped.is_none() {
+        // BitBake computes signatures while parsing, so an error in them
+        // (shell it cannot read, say) fails the parse.
+        let signatures = recipe_signatures(&mut finalised.datastore)
+            .map_err(|e| error(format!("task signatures: {e}")))?;
+        for task in &mut info.tasks {
+            if let Some(hash) = signatures.basehash.get(&task.name) {
+                task.basehash = hash.clone();
             }
-        })?;
+        }
+    }
     Ok(TargetResult {
         target: name,
         skipped,

@@ -174,6 +174,7 @@ class FetchData:
         self.localpath = None
         self.method = None
         self.names = self.parm.get("name", "default").split(",")
+        self.name = self.parm.get("name", "default")
         self.basename = self.localfile
 
     def setup_localpath(self, d):
@@ -204,16 +205,121 @@ def get_autorev(d):
     return "AUTOINC"
 
 
+# URL schemes whose fetchers take a source revision (SRCREV).
+_SRCREV_SCHEMES = {"git", "gitsm", "gitannex", "hg", "svn", "p4", "ccrc"}
+
+
+def _srcrev_for(ud, d, name):
+    """The revision of one SCM URL: SRCREV_name:pn-PN, SRCREV_name,
+    SRCREV:pn-PN, SRCREV, or the URL's rev/tag parameter."""
+    pn = d.getVar("PN")
+    attempts = []
+    if name != "" and pn:
+        attempts.append("SRCREV_%s:pn-%s" % (name, pn))
+    if name != "":
+        attempts.append("SRCREV_%s" % name)
+    if pn:
+        attempts.append("SRCREV:pn-%s" % pn)
+    attempts.append("SRCREV")
+    srcrev = None
+    for attempt in attempts:
+        srcrev = d.getVar(attempt)
+        if srcrev and srcrev != "INVALID":
+            break
+    if "rev" in ud.parm:
+        wanted = ud.parm["rev"]
+        if srcrev == "INVALID" or not srcrev:
+            return wanted
+        if srcrev != wanted:
+            raise FetchError("Conflicting revisions (%s from SRCREV and %s from the url) found, "
+                             "please specify one valid value" % (srcrev, wanted))
+        return wanted
+    if "tag" in ud.parm and (srcrev == "INVALID" or not srcrev):
+        return ud.parm["tag"]
+    if srcrev == "INVALID" or not srcrev:
+        raise FetchError("Please set a valid SRCREV for url %s (possible key names are %s, "
+                         "or use a ;rev=X URL parameter)" % (str(attempts), ud.url), ud.url)
+    if srcrev == "AUTOINC":
+        # Resolving it needs the network; parse-time code sees the marker.
+        d.setVar("__BBAUTOREV_ACTED_UPON", True)
+    return srcrev
+
+
+def _get_srcrev(d, method_name="sortable_revision"):
+    """(PKGV string, [revisions]) of the SCM URLs in SRC_URI."""
+    scms = []
+    for url in (d.getVar("SRC_URI") or "").split():
+        ud = FetchData(url, d)
+        if ud.type in _SRCREV_SCHEMES:
+            scms.append(ud)
+    if not scms:
+        return "", []
+    revs = []
+    if len(scms) == 1:
+        rev = str(_srcrev_for(scms[0], d, scms[0].name))
+        revs.append(rev)
+        return "AUTOINC+" + rev[:10], revs
+    fmt = d.getVar("SRCREV_FORMAT")
+    if not fmt:
+        raise FetchError("The SRCREV_FORMAT variable must be set when multiple SCMs are used.\n"
+                         "The SCMs are:\n%s" % "\n".join(ud.url for ud in scms))
+    import re
+    name_to_rev = {}
+    for ud in scms:
+        rev = str(_srcrev_for(ud, d, ud.name))
+        revs.append(rev)
+        name_to_rev[ud.name] = rev[:10]
+    names = sorted(name_to_rev, key=len, reverse=True)
+    pattern = "|".join(re.escape(n) for n in names)
+    fmt = re.sub(pattern, lambda m: name_to_rev[m.group(0)], fmt)
+    return "AUTOINC+" + fmt, revs
+
+
 def get_srcrev(d, method_name="sortable_revision"):
-    return d.getVar("SRCREV") or ""
+    pkgv, revs = _get_srcrev(d, method_name)
+    if not pkgv:
+        raise FetchError("SRCREV was used yet no valid SCM was found in SRC_URI")
+    return pkgv
 
 
 def get_hashvalue(d, method_name="sortable_revision"):
-    return get_srcrev(d)
+    pkgv, revs = _get_srcrev(d, method_name)
+    return " ".join(revs)
+
+
+def get_pkgv_string(d, method_name="sortable_revision"):
+    pkgv, revs = _get_srcrev(d, method_name)
+    return pkgv
 
 
 def get_checksum_file_list(d):
-    return ""
+    """Every place searched for each local (file://) SRC_URI entry, as
+    `path:True|False` (whether it exists there), for [file-checksums]."""
+    import os
+    import bb.utils
+    entries = []
+    for url in (d.getVar("SRC_URI") or "").split():
+        ud = FetchData(url, d)
+        if ud.type != "file":
+            continue
+        path = ud.path
+        if path.startswith("/"):
+            searched = [path]
+        else:
+            searched = []
+            filespath = d.getVar("FILESPATH")
+            if filespath:
+                _, searched = bb.utils.which(filespath, path, history=True)
+        found = False
+        for candidate in searched:
+            exists = os.path.exists(candidate)
+            found = found or exists
+            entries.append(candidate + ":" + str(exists))
+        if not found:
+            bb.fatal("Unable to get checksum for %s SRC_URI entry %s: file could not be found"
+                     "\nThe following paths were searched:\n%s"
+                     % (d.getVar("PN"), os.path.basename(path), "\n".join(searched)))
+    return " ".join(entries)
 
 
 def localpath(url, d):

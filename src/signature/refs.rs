@@ -1,0 +1,153 @@
+//! Expansion that records what it read (BitBake's `expandWithRefs`): every
+//! `${NAME}` met (set or not), and the variables read, names called and
+//! contains tests of each inline python expression run.
+//!
+//! Invariant: the expanded value is the one `DataStore::expand` gives; the
+//! records are a side result and never change it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::datastore::{DataStore, ExpansionError, InlineFailure, PY_REF, VAR_REF};
+
+use super::pycode::{PythonCodeDeps, python_code_deps};
+
+/// What an expansion referenced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refs {
+    pub value: Option<String>,
+    pub references: BTreeSet<String>,
+    pub execs: BTreeSet<String>,
+    pub contains: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Refs {
+    /// Adds what a piece of python code reads and calls.
+    pub fn add_python(&mut self, deps: &PythonCodeDeps) {
+        self.references.extend(deps.refs.iter().cloned());
+        for (var, flag) in &deps.flag_refs {
+            self.references.insert(format!("{var}[{flag}]"));
+        }
+        self.execs.extend(deps.execs.iter().cloned());
+        for (var, items) in &deps.contains {
+            self.contains
+                .entry(var.clone())
+                .or_default()
+                .extend(items.iter().cloned());
+        }
+        // BitBake expands `d.expand("literal")` arguments in an empty
+        // datastore: every reference in them counts, set or not.
+        for text in &deps.expands {
+            let empty = Refs::literal(text);
+            self.references.extend(empty.references);
+            self.execs.extend(empty.execs);
+            for (var, items) in empty.contains {
+                self.contains.entry(var).or_default().extend(items);
+            }
+        }
+    }
+
+    /// The references of a text as an empty datastore sees them: each
+    /// `${NAME}` and what inline python reads (nothing expands).
+    pub fn literal(text: &str) -> Refs {
+        let mut refs = Refs::default();
+        for m in VAR_REF.find_iter(text) {
+            let whole = m.as_str();
+            refs.references
+                .insert(whole[2..whole.len() - 1].to_string());
+        }
+        for m in PY_REF.find_iter(text) {
+            let whole = m.as_str();
+            let code = &whole[3..whole.len() - 1];
+            if VAR_REF.is_match(code) {
+                continue;
+            }
+            if let Ok(deps) = python_code_deps(code) {
+                refs.add_python(&deps);
+            }
+        }
+        refs
+    }
+}
+
+/// Expands `text` in `d` as the value of `varname` (empty for none),
+/// recording references.
+pub fn expand_with_refs(
+    d: &DataStore,
+    text: Option<&str>,
+    varname: &str,
+) -> Result<Refs, ExpansionError> {
+    let mut refs = Refs::default();
+    let Some(text) = text else {
+        return Ok(refs);
+    };
+    let fail = |message: String| ExpansionError {
+        variable: if varname.is_empty() {
+            "<expansion>".to_string()
+        } else {
+            varname.to_string()
+        },
+        message,
+    };
+    let mut s = text.to_string();
+    while s.contains("${") {
+        let before = s.clone();
+        let mut error = None;
+        let replaced = VAR_REF.replace_all(&s, |caps: &regex::Captures| {
+            let whole = &caps[0];
+            let key = &whole[2..whole.len() - 1];
+            if error.is_some() {
+                return whole.to_string();
+            }
+            if !varname.is_empty() && key == varname {
+                error = Some(fail(format!("variable {varname} references itself!")));
+                return whole.to_string();
+            }
+            refs.references.insert(key.to_string());
+            match d.get_var(key) {
+                Ok(Some(value)) => value,
+                Ok(None) => whole.to_string(),
+                Err(e) => {
+                    error = Some(e);
+                    whole.to_string()
+                }
+            }
+        });
+        s = replaced.into_owned();
+        if let Some(e) = error {
+            return Err(e);
+        }
+        if s.contains("${@") {
+            let mut error = None;
+            let replaced = PY_REF.replace_all(&s, |caps: &regex::Captures| {
+                let whole = &caps[0];
+                let code = &whole[3..whole.len() - 1];
+                if error.is_some() || VAR_REF.is_match(code) {
+                    return whole.to_string();
+                }
+                match d.eval_inline_python(code) {
+                    Ok(value) => {
+                        match python_code_deps(code) {
+                            Ok(deps) => refs.add_python(&deps),
+                            Err(e) => error = Some(fail(e.to_string())),
+                        }
+                        value
+                    }
+                    Err(InlineFailure::UnterminatedString) => whole.to_string(),
+                    Err(InlineFailure::Error(message)) => {
+                        error = Some(fail(message));
+                        whole.to_string()
+                    }
+                }
+            });
+            s = replaced.into_owned();
+            if let Some(e) = error {
+                return Err(e);
+            }
+        }
+        if s == before {
+            break;
+        }
+    }
+    refs.value = Some(s);
+    Ok(refs)
+}
