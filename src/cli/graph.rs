@@ -97,6 +97,11 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
             return Ok(false);
         }
     };
+    let hashes = graph::taskhash::task_hashes(
+        &set,
+        &task_graph,
+        &graph::taskhash::FileChecksums::default(),
+    );
     match args.format {
         GraphFormat::Dot => {
             write_file(
@@ -115,7 +120,7 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
             }
         }
         GraphFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &output::json(&set, &task_graph))?;
+            serde_json::to_writer_pretty(&mut *out, &output::json(&set, &task_graph, &hashes))?;
             writeln!(out)?;
         }
     }

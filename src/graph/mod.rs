@@ -11,6 +11,7 @@ pub mod output;
 pub mod providers;
 pub mod runqueue;
 pub mod taskdata;
+pub mod taskhash;
 
 use std::collections::{BTreeMap, HashMap};
 

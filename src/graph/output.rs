@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::taskhash::TaskHashInputs;
 use super::{RecipeSet, TaskGraph};
 
 /// `pn.do_task` for each task.
@@ -77,6 +78,8 @@ pub struct JsonNode {
     pub version: String,
     pub file: String,
     pub deps: Vec<String>,
+    pub basehash: String,
+    pub taskhash: String,
 }
 
 #[derive(Serialize)]
@@ -86,7 +89,7 @@ pub struct JsonGraph {
 }
 
 /// Nodes and edges, sorted by name.
-pub fn json(set: &RecipeSet, graph: &TaskGraph) -> JsonGraph {
+pub fn json(set: &RecipeSet, graph: &TaskGraph, hashes: &[TaskHashInputs]) -> JsonGraph {
     let names = node_names(set, graph);
     let mut nodes: Vec<JsonNode> = graph
         .tasks
@@ -107,6 +110,14 @@ pub fn json(set: &RecipeSet, graph: &TaskGraph) -> JsonGraph {
                 version: recipe.info.version_label(),
                 file: recipe.file.clone(),
                 deps,
+                basehash: hashes
+                    .get(id)
+                    .map(|h| h.basehash.clone())
+                    .unwrap_or_default(),
+                taskhash: hashes
+                    .get(id)
+                    .map(|h| h.taskhash.clone())
+                    .unwrap_or_default(),
             }
         })
         .collect();
