@@ -55,7 +55,10 @@ fn visitor_hooks_and_pylib_keys() {
     let decorated = functions["bzltest.checks.decorated"].as_ref().unwrap();
     assert_eq!(decorated.refs, set(&["EXTRA_DEP", "KEPT"]));
     // Calls of the module's own functions carry its prefix.
-    assert!(decorated.execs.contains("bzltest.checks.helper"), "{decorated:?}");
+    assert!(
+        decorated.execs.contains("bzltest.checks.helper"),
+        "{decorated:?}"
+    );
     let helper: &PylibFunctionDeps = functions["bzltest.checks.helper"].as_ref().unwrap();
     assert_eq!(helper.expands, ["${VIA_EXPAND}"]);
     assert!(helper.execs.contains("do_helped"), "{helper:?}");
