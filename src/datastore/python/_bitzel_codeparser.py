@@ -95,11 +95,8 @@ class _Reader:
         try:
             return call.args[index]
         except IndexError:
-            raise CodeError(
-                "error",
-                call.lineno,
-                "`%s` is called with fewer than %d positional arguments" % (name, index + 1),
-            ) from None
+            shortage = "without positional arguments" if index == 0 else "with one positional argument"
+            raise CodeError("error", call.lineno, "`%s` is called %s" % (name, shortage)) from None
 
     def call(self, call):
         name = _dotted_name(call.func)

@@ -1,8 +1,8 @@
 //! The embedded CPython interpreter (pyo3) behind [`PythonHost`].
 //!
 //! One interpreter per process, initialised on first use. Our own python
-//! (the `bb` package and `_bitzel_host`, next to this file)
-//! is compiled into the binary and served to `import` by an in-memory
+//! (the `bb` package, `_bitzel_host`, and `_bitzel_codeparser` for
+//! `signature::pycode`, next to this file) is compiled into the binary and served to `import` by an in-memory
 //! finder; the native module `_bitzel` provides `DataSmart`, the `d`
 //! object over the Rust datastore. Every call attaches to the interpreter
 //! for its own duration only, so Rust work on other threads never waits

@@ -409,7 +409,17 @@ impl<S: Sink> Parser<'_, S> {
             Some(Tk::DLess | Tk::DLessDash) => {
                 self.pos += 1;
                 self.expect(Tk::HereName)?;
-                self.expect(Tk::Word)
+                // The body is the token after the delimiter; an empty body
+                // makes no token.
+                if self.peek() != Some(Tk::Word) {
+                    let at = self.tokens[self.pos - 1].at;
+                    return Err(Failure::Syntax {
+                        at,
+                        message: "empty here-document (BitBake's parser rejects it)".into(),
+                    });
+                }
+                self.pos += 1;
+                Ok(())
             }
             _ => self.error(),
         }

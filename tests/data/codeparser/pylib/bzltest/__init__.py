@@ -1,0 +1,2 @@
+"""A small addpylib namespace for Bitzel's code reader tests."""
+BBIMPORTS = ["checks"]
