@@ -37,6 +37,23 @@ pub enum Command {
     /// directory (the build directory), in `bitbake -g`'s form so the two
     /// can be diffed, or prints nodes and edges as JSON.
     Graph(GraphArgs),
+    /// Say why a task will run again (what `bitbake-diffsigs` tells).
+    ///
+    /// Compares the task's current signature with the one recorded when it
+    /// last ran (or with `bitzel graph --write-signatures`) and names what
+    /// changed: variables with their old and new values, files, and
+    /// dependencies, explained in turn.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The task, as `TARGET:do_TASK`.
+    #[arg(value_name = "TARGET:do_TASK")]
+    pub task: String,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -59,6 +76,10 @@ pub struct GraphArgs {
     /// Also render `task-depends.svg` with Graphviz `dot`, if installed.
     #[arg(long)]
     pub svg: bool,
+    /// Record every task's signature (as `bitbake -S none` does), for
+    /// `bitzel explain` to compare with later.
+    #[arg(long)]
+    pub write_signatures: bool,
 }
 
 #[derive(Debug, clap::Args)]

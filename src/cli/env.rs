@@ -67,10 +67,12 @@ pub fn run(args: &EnvArgs, out: &mut dyn Write) -> Result<bool> {
             }
         }
         (None, Some(target)) => {
-            let Some((path, variant)) = find_target(&config, target)? else {
-                bail!(
-                    "nothing provides `{target}` (bitzel env looks recipes up by their file name until providers land)"
-                );
+            let (path, variant) = match find_target(&evaluator, &input, target)? {
+                Ok(found) => found,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return Ok(false);
+                }
             };
             match recipe_env(&evaluator, config, &path, variant.as_deref())? {
                 Ok(found) => found,
@@ -162,7 +164,7 @@ fn report(error: &EvalError) -> Result<bool> {
 }
 
 /// `virtual:native:/path/x.bb` → (`native`, path).
-fn split_virtual(file: &str) -> (Option<String>, PathBuf) {
+pub(super) fn split_virtual(file: &str) -> (Option<String>, PathBuf) {
     if let Some(rest) = file.strip_prefix("virtual:")
         && let Some((variant, path)) = rest.split_once(':')
     {
@@ -177,8 +179,12 @@ fn recipe_env(
     path: &Path,
     variant: Option<&str>,
 ) -> Result<Result<(DataStore, Outcome), EvalError>> {
+    // As `bitbake -b`, the recipe's appends apply.
+    let appends = crate::recipe::bbfiles::collect(&config)
+        .map(|c| c.appends_for(path))
+        .unwrap_or_default();
     let layer = config.freeze();
-    let parsed = match parse_recipe(evaluator, &layer, path, &[]) {
+    let parsed = match parse_recipe(evaluator, &layer, path, &appends) {
         Ok(parsed) => parsed,
         Err(error) => return Ok(Err(error)),
     };
@@ -193,41 +199,34 @@ fn recipe_env(
     }
 }
 
-/// Finds a recipe by name: files of `BBFILES` whose name part (before `_`)
-/// is the target, or the target without a `-native`/`-nativesdk` suffix.
-/// The last in collection order wins (the highest layer priority and
-/// version sort last).
-pub(super) fn find_target(
-    config: &DataStore,
+/// The recipe file (and variant) that provides `target`, chosen as a
+/// build would choose it: from the parsed recipes (through the parse
+/// cache), by PROVIDES, PREFERRED_PROVIDER and PREFERRED_VERSION.
+fn find_target(
+    evaluator: &Evaluator,
+    input: &ConfigInput,
     target: &str,
-) -> Result<Option<(PathBuf, Option<String>)>> {
-    let collected = crate::recipe::bbfiles::collect(config).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let name_of = |p: &Path| {
-        p.file_stem().map(|s| {
-            s.to_string_lossy()
-                .split('_')
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
+) -> Result<std::result::Result<(PathBuf, Option<String>), String>> {
+    let cache_file = input.topdir.join("cache/bitzel/parse.json");
+    let all = match crate::recipe::parse_all::parse_all(evaluator, input, 0, Some(&cache_file)) {
+        Ok(all) => all,
+        Err(error) => return Ok(Err(format!("{}: {}", error.path.display(), error.message))),
     };
-    let mut lookups = vec![(target.to_string(), None)];
-    for suffix in ["native", "nativesdk"] {
-        if let Some(base) = target.strip_suffix(&format!("-{suffix}")) {
-            lookups.push((base.to_string(), Some(suffix.to_string())));
+    let set = crate::graph::recipe_set(&all);
+    let mut data = crate::graph::TaskData::new(&set, false);
+    if let Err(error) = data.add_target(target) {
+        let mut message = data.errors.join("\n");
+        if !message.is_empty() {
+            message.push('\n');
         }
+        message.push_str(&error.to_string());
+        return Ok(Err(message));
     }
-    for (name, variant) in lookups {
-        if let Some(path) = collected
-            .recipes
-            .iter()
-            .rev()
-            .find(|p| name_of(p).as_deref() == Some(name.as_str()))
-        {
-            return Ok(Some((path.clone(), variant)));
-        }
-    }
-    Ok(None)
+    let Some(recipe) = data.build_provider(target) else {
+        return Ok(Err(format!("nothing provides `{target}`")));
+    };
+    let (variant, path) = split_virtual(&set.recipe(recipe).file);
+    Ok(Ok((path, variant)))
 }
 
 fn finalise_config(evaluator: &Evaluator, d: &mut DataStore) -> Result<(), EvalError> {

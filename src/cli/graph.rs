@@ -1,21 +1,62 @@
 //! `bitzel graph`: the task graph of targets, written as `bitbake -g`
 //! writes it (`task-depends.dot`, `pn-buildlist` in the current
-//! directory) or printed as JSON.
+//! directory) or printed as JSON; with `--write-signatures`, each task's
+//! signature is recorded as `bitbake -S none` does, for `bitzel explain`.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
 use super::args::{GraphArgs, GraphFormat};
 use crate::datastore::python::EmbeddedPython;
-use crate::datastore::{ConfigInput, Evaluator, FsLoader};
+use crate::datastore::{
+    ConfigInput, DataStore, Evaluator, FsLoader, parse_configuration, parse_recipe,
+};
 use crate::graph::runqueue::Request;
-use crate::graph::{self, TaskData, output};
+use crate::graph::sigdata::{SigRecord, SigStore};
+use crate::graph::taskhash::{FileChecksums, TaskHashInputs};
+use crate::graph::{self, RecipeSet, TaskData, TaskGraph, output};
 use crate::recipe::parse_all::parse_all;
+use crate::signature::basehash::{RecipeSignatures, recipe_signatures};
 
-/// `Ok(false)` when the metadata does not give a graph (errors printed).
-pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
+/// A computed graph and everything that went into it.
+pub(super) struct Loaded {
+    pub topdir: PathBuf,
+    pub evaluator: Evaluator,
+    pub input: ConfigInput,
+    pub set: RecipeSet,
+    pub graph: TaskGraph,
+    pub hashes: Vec<TaskHashInputs>,
+}
+
+/// Requests from `TARGET` or `TARGET:do_TASK` words and a default task.
+fn requests(targets: &[String], task: &str) -> Vec<Request> {
+    targets
+        .iter()
+        .map(|target| {
+            let (target, task) = match target.split_once(":do_") {
+                Some((target, task)) => (target, task.to_string()),
+                None => (target.as_str(), task.to_string()),
+            };
+            let task = if task.starts_with("do_") {
+                task
+            } else {
+                format!("do_{task}")
+            };
+            Request {
+                target: target.to_string(),
+                task,
+            }
+        })
+        .collect()
+}
+
+/// Parses (through the cache), resolves providers and builds the graph of
+/// `targets`. `Ok(None)`: the metadata failed, errors printed.
+pub(super) fn load(targets: &[String], task: Option<&str>) -> Result<Option<Loaded>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let topdir = ConfigInput::find_topdir(&cwd);
     let python = EmbeddedPython::start().map_err(anyhow::Error::msg)?;
@@ -29,7 +70,7 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
         Ok(all) => all,
         Err(error) => {
             super::print_eval_error(&error);
-            return Ok(false);
+            return Ok(None);
         }
     };
     let mut parse_failed = false;
@@ -40,7 +81,7 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
         }
     }
     if parse_failed {
-        return Ok(false);
+        return Ok(None);
     }
     let set = graph::recipe_set(&all);
     let default_task = set
@@ -48,67 +89,150 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
         .get("BB_DEFAULT_TASK")
         .cloned()
         .unwrap_or_else(|| "build".to_string());
-    let task = args.task.clone().unwrap_or(default_task);
-    let requests: Vec<Request> = args
-        .targets
-        .iter()
-        .map(|target| {
-            let (target, task) = match target.split_once(":do_") {
-                Some((target, task)) => (target, task.to_string()),
-                None => (target.as_str(), task.clone()),
-            };
-            let task = if task.starts_with("do_") {
-                task
-            } else {
-                format!("do_{task}")
-            };
-            Request {
-                target: target.to_string(),
-                task,
-            }
-        })
-        .collect();
+    let requests = requests(targets, task.unwrap_or(&default_task));
 
-    let mut data = TaskData::new(&set, false);
-    let mut result = Ok(());
-    for request in &requests {
-        result = data.add_target(&request.target);
-        if result.is_err() {
-            break;
+    let task_graph = {
+        let mut data = TaskData::new(&set, false);
+        let mut result = Ok(());
+        for request in &requests {
+            result = data.add_target(&request.target);
+            if result.is_err() {
+                break;
+            }
         }
-    }
-    if result.is_ok() {
-        result = data.add_unresolved();
-    }
-    for warning in &data.warnings {
-        eprintln!("warning: {warning}");
-    }
-    if let Err(error) = result {
-        for message in &data.errors {
-            eprintln!("error: {message}");
+        if result.is_ok() {
+            result = data.add_unresolved();
         }
-        eprintln!("error: {error}");
-        return Ok(false);
-    }
-    let task_graph = match graph::runqueue::build(&data, &requests) {
-        Ok(g) => g,
-        Err(error) => {
+        for warning in &data.warnings {
+            eprintln!("warning: {warning}");
+        }
+        if let Err(error) = result {
+            for message in &data.errors {
+                eprintln!("error: {message}");
+            }
             eprintln!("error: {error}");
-            return Ok(false);
+            return Ok(None);
+        }
+        match graph::runqueue::build(&data, &requests) {
+            Ok(g) => g,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Ok(None);
+            }
         }
     };
-    let hashes = graph::taskhash::task_hashes(
-        &set,
-        &task_graph,
-        &graph::taskhash::FileChecksums::default(),
-    );
+    let hashes = graph::taskhash::task_hashes(&set, &task_graph, &FileChecksums::default());
+    Ok(Some(Loaded {
+        topdir,
+        evaluator,
+        input,
+        set,
+        graph: task_graph,
+        hashes,
+    }))
+}
+
+/// Full signature data of recipes, evaluated on demand (a graph from the
+/// cache has base hashes only), one evaluation per recipe file.
+pub(super) struct RecipeValues<'l> {
+    loaded: &'l Loaded,
+    config: Option<Arc<crate::datastore::Layer>>,
+    appends: Option<crate::recipe::bbfiles::Collected>,
+    done: HashMap<String, Result<RecipeSignatures, String>>,
+}
+
+impl<'l> RecipeValues<'l> {
+    pub fn new(loaded: &'l Loaded) -> RecipeValues<'l> {
+        RecipeValues {
+            loaded,
+            config: None,
+            appends: None,
+            done: HashMap::new(),
+        }
+    }
+
+    /// The signature data of the target named `file` (`FILE` or
+    /// `virtual:VARIANT:FILE`).
+    pub fn signatures(&mut self, file: &str) -> &Result<RecipeSignatures, String> {
+        if !self.done.contains_key(file) {
+            let result = self.evaluate(file);
+            self.done.insert(file.to_string(), result);
+        }
+        &self.done[file]
+    }
+
+    fn evaluate(&mut self, file: &str) -> Result<RecipeSignatures, String> {
+        if self.config.is_none() {
+            let config = parse_configuration(&self.loaded.evaluator, &self.loaded.input)
+                .map_err(|e| format!("{}: {}", e.path.display(), e.message))?;
+            self.appends = crate::recipe::bbfiles::collect(&config).ok();
+            self.config = Some(config.freeze_flat());
+        }
+        let layer = self.config.clone().ok_or("no configuration")?;
+        let (variant, path) = super::env::split_virtual(file);
+        let appends = self
+            .appends
+            .as_ref()
+            .map(|c| c.appends_for(&path))
+            .unwrap_or_default();
+        let parsed = parse_recipe(&self.loaded.evaluator, &layer, &path, &appends)
+            .map_err(|e| format!("{}: {}", e.path.display(), e.message))?;
+        let mut datastore: DataStore = match variant {
+            None => parsed.base.datastore,
+            Some(name) => parsed
+                .variants
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.datastore)
+                .ok_or_else(|| format!("{}: no variant {name}", path.display()))?,
+        };
+        recipe_signatures(&mut datastore).map_err(|e| e.to_string())
+    }
+}
+
+/// Records every task's signature, with the values behind its base hash.
+fn write_signatures(loaded: &Loaded, out: &mut dyn Write) -> Result<()> {
+    let store = SigStore::new(&loaded.topdir);
+    let names = output::node_names(&loaded.set, &loaded.graph);
+    let mut values = RecipeValues::new(loaded);
+    let mut written = 0;
+    for (id, node) in loaded.graph.tasks.iter().enumerate() {
+        let recipe = loaded.set.recipe(node.recipe);
+        let task = &recipe.info.tasks[node.task as usize];
+        let task_values = match values.signatures(&recipe.file) {
+            Ok(signatures) => signatures.task_values(&task.name),
+            Err(message) => anyhow::bail!("{message}"),
+        };
+        store
+            .save(&SigRecord {
+                task: names[id].clone(),
+                inputs: loaded.hashes[id].clone(),
+                values: task_values,
+            })
+            .with_context(|| format!("cannot record the signature of {}", names[id]))?;
+        written += 1;
+    }
+    writeln!(
+        out,
+        "recorded {written} task signatures in {}",
+        Path::new("cache/bitzel/sigdata").display()
+    )?;
+    Ok(())
+}
+
+/// `Ok(false)` when the metadata does not give a graph (errors printed).
+pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
+    let Some(loaded) = load(&args.targets, args.task.as_deref())? else {
+        return Ok(false);
+    };
+    let (set, task_graph) = (&loaded.set, &loaded.graph);
     match args.format {
         GraphFormat::Dot => {
             write_file(
                 "task-depends.dot",
-                &output::task_depends_dot(&set, &task_graph),
+                &output::task_depends_dot(set, task_graph),
             )?;
-            write_file("pn-buildlist", &output::pn_buildlist(&set, &task_graph))?;
+            write_file("pn-buildlist", &output::pn_buildlist(set, task_graph))?;
             writeln!(
                 out,
                 "{} tasks, {} edges: task-depends.dot, pn-buildlist",
@@ -120,11 +244,17 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
             }
         }
         GraphFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, &output::json(&set, &task_graph, &hashes))?;
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &output::json(set, task_graph, &loaded.hashes),
+            )?;
             writeln!(out)?;
         }
     }
-    Ok(data.errors.is_empty())
+    if args.write_signatures {
+        write_signatures(&loaded, out)?;
+    }
+    Ok(true)
 }
 
 /// Writes through a temporary file, so a reader never sees half a graph.

@@ -4,6 +4,7 @@
 mod args;
 mod check;
 mod env;
+mod explain;
 mod graph;
 mod parse;
 mod render;
@@ -46,6 +47,7 @@ pub fn run() -> Outcome {
         Command::Env(env_args) => env::run(env_args, &mut out),
         Command::Parse(parse_args) => parse::run(parse_args, &mut out),
         Command::Graph(graph_args) => graph::run(graph_args, &mut out),
+        Command::Explain(explain_args) => explain::run(explain_args, &mut out),
     };
     let flushed = out.flush();
     match (result, flushed) {

@@ -10,6 +10,7 @@
 pub mod output;
 pub mod providers;
 pub mod runqueue;
+pub mod sigdata;
 pub mod taskdata;
 pub mod taskhash;
 

@@ -55,7 +55,11 @@ def decodeurl(url):
     if not location:
         raise MalformedUrl(url)
     if scheme.lower() == "file":
+        # `file://name@.service`: an `@` is part of a local file's name.
         host, path = "", location
+        if user:
+            path = user + (":" + pswd if pswd else "") + "@" + path
+            user = pswd = ""
     elif "/" in location:
         slash = location.index("/")
         host, path = location[:slash], location[slash:]
