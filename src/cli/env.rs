@@ -37,6 +37,9 @@ struct JsonTask {
     /// With `--sigdata`: the value hashed for the task and each key.
     #[serde(skip_serializing_if = "Option::is_none")]
     values: Option<BTreeMap<String, Option<String>>>,
+    /// With `--sigdata`: each of those keys' direct dependencies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gendeps: Option<BTreeMap<String, Vec<String>>>,
 }
 
 /// How the command ended: `Ok(true)` printed, `Ok(false)` metadata failed
@@ -152,6 +155,16 @@ fn task_signatures(
                     .cloned()
                     .unwrap_or_default(),
                 values: with_values.then(|| signatures.task_values(&task.name)),
+                gendeps: with_values.then(|| {
+                    signatures
+                        .task_values(&task.name)
+                        .keys()
+                        .map(|k| {
+                            let deps = signatures.gendeps.get(k).cloned().unwrap_or_default();
+                            (k.clone(), deps.into_iter().collect())
+                        })
+                        .collect()
+                }),
             },
         );
     }
@@ -222,7 +235,21 @@ fn find_target(
         message.push_str(&error.to_string());
         return Ok(Err(message));
     }
-    let Some(recipe) = data.build_provider(target) else {
+    // A name in ASSUME_PROVIDED has no provider in a build, but its
+    // recipe can still be shown.
+    let recipe = data.build_provider(target).or_else(|| {
+        let all = set.providers(target)?;
+        let mut warnings = Vec::new();
+        let (eligible, _) = crate::graph::providers::filter_providers(
+            &set,
+            &set.config,
+            all,
+            target,
+            &mut warnings,
+        );
+        eligible.first().copied()
+    });
+    let Some(recipe) = recipe else {
         return Ok(Err(format!("nothing provides `{target}`")));
     };
     let (variant, path) = split_virtual(&set.recipe(recipe).file);

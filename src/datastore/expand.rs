@@ -156,6 +156,7 @@ impl DataStore {
     pub fn get_var_flag_unexpanded(&self, name: &str, flag: &str) -> Option<String> {
         let record = self.record(name)?;
         match record.flag(flag) {
+            Some(FlagValue::None) => None,
             Some(value) => Some(value.to_python_str()),
             None => record.flag_weak_default(flag).map(str::to_string),
         }

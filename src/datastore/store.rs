@@ -25,6 +25,9 @@ pub enum FlagValue {
     Text(String),
     Int(i64),
     List(Vec<String>),
+    /// Python's `None`, as `d.setVarFlag(v, f, None)` stores it: reads as
+    /// unset, but the flag exists.
+    None,
 }
 
 impl FlagValue {
@@ -37,6 +40,7 @@ impl FlagValue {
                 let quoted: Vec<String> = items.iter().map(|i| python_repr(i)).collect();
                 format!("[{}]", quoted.join(", "))
             }
+            FlagValue::None => "None".to_string(),
         }
     }
 
@@ -46,6 +50,7 @@ impl FlagValue {
             FlagValue::Text(text) => !text.is_empty(),
             FlagValue::Int(n) => *n != 0,
             FlagValue::List(items) => !items.is_empty(),
+            FlagValue::None => false,
         }
     }
 

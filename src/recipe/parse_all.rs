@@ -169,6 +169,16 @@ fn collect_from(
     Ok(collected)
 }
 
+/// The running binary's size and modification time: a rebuilt bitzel
+/// may evaluate differently, so its cache entries are not reused.
+fn executable_stamp() -> String {
+    use std::os::unix::fs::MetadataExt;
+    std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| format!("{}.{}.{}", m.size(), m.mtime(), m.mtime_nsec()))
+        .unwrap_or_default()
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -186,7 +196,12 @@ pub fn parse_all(
     cache_file: Option<&Path>,
 ) -> Result<ParseAll, EvalError> {
     let hashes = Hashes::default();
-    let version = format!("{}-{}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
+    let version = format!(
+        "{}-{}-{}",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION"),
+        executable_stamp()
+    );
     let env = input.passed_through();
     let cached: CacheFile = cache_file
         .and_then(|f| std::fs::read(f).ok())

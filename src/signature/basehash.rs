@@ -99,6 +99,7 @@ fn raw_truthy(value: &FlagValue) -> bool {
         FlagValue::Text(text) => !text.is_empty(),
         FlagValue::Int(n) => *n != 0,
         FlagValue::List(items) => !items.is_empty(),
+        FlagValue::None => false,
     }
 }
 
@@ -242,11 +243,11 @@ impl Context<'_> {
         let flag = |name: &str| flags.iter().find(|(n, _)| n == name).map(|(_, v)| v);
         let expanded_flag = |name: &str| -> Result<Option<String>, ExpansionError> {
             match flag(name) {
+                None | Some(FlagValue::None) => Ok(None),
                 Some(value) => self
                     .d
                     .expand_named_flag(key, name, &value.to_python_str())
                     .map(Some),
-                None => Ok(None),
             }
         };
         let vardeps = expanded_flag("vardeps")?;

@@ -143,10 +143,14 @@ fn flag_to_py<'py>(py: Python<'py>, value: &FlagValue) -> PyResult<Bound<'py, Py
         FlagValue::Text(text) => PyString::new(py, text).into_any(),
         FlagValue::Int(n) => n.into_pyobject(py)?.into_any(),
         FlagValue::List(items) => PyList::new(py, items)?.into_any(),
+        FlagValue::None => py.None().into_bound(py),
     })
 }
 
 fn py_to_flag(value: &Bound<'_, PyAny>) -> PyResult<FlagValue> {
+    if value.is_none() {
+        return Ok(FlagValue::None);
+    }
     if value.is_instance_of::<PyString>() {
         return Ok(FlagValue::Text(value.extract()?));
     }
