@@ -144,11 +144,7 @@ fn task_signatures(
             task.name.clone(),
             JsonTask {
                 deps,
-                vardeps: signatures
-                    .taskdeps
-                    .get(&task.name)
-                    .cloned()
-                    .unwrap_or_default(),
+                vardeps: signatures.taskdeps(&task.name),
                 basehash: signatures
                     .basehash
                     .get(&task.name)

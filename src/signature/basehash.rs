@@ -30,8 +30,11 @@ pub struct TaskSignature {
 /// `explain` and signature dumps.
 #[derive(Debug, Clone, Default)]
 pub struct RecipeSignatures {
-    /// Task (with `do_`) -> every key it depends on, sorted.
-    pub taskdeps: BTreeMap<String, Vec<String>>,
+    /// Task (with `do_`) -> every key it depends on, as indexes into
+    /// `gendeps`'s keys in order (so sorted by name).
+    taskdep_ids: BTreeMap<String, Vec<u32>>,
+    /// `gendeps`'s keys in order.
+    key_names: Vec<String>,
     pub basehash: BTreeMap<String, String>,
     /// Key -> its direct dependencies.
     pub gendeps: BTreeMap<String, BTreeSet<String>>,
@@ -41,11 +44,21 @@ pub struct RecipeSignatures {
 }
 
 impl RecipeSignatures {
+    /// Every key `task` depends on, sorted.
+    pub fn taskdeps(&self, task: &str) -> Vec<String> {
+        self.taskdep_ids
+            .get(task)
+            .into_iter()
+            .flatten()
+            .map(|&id| self.key_names[id as usize].clone())
+            .collect()
+    }
+
     /// The values hashed for `task`: its own and each key's.
     pub fn task_values(&self, task: &str) -> BTreeMap<String, Option<String>> {
         let mut values = BTreeMap::new();
-        let keys = self.taskdeps.get(task).into_iter().flatten();
-        for key in std::iter::once(&task.to_string()).chain(keys) {
+        let keys = self.taskdeps(task);
+        for key in std::iter::once(&task.to_string()).chain(&keys) {
             values.insert(key.clone(), self.values.get(key).cloned().flatten());
         }
         values
@@ -385,29 +398,56 @@ pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, Signatur
             result.values.insert(key, value);
         }
     }
+    // Keys as dense ids in name order, so a task's closure is a bit set
+    // whose set bits come out sorted.
+    result.key_names = result.gendeps.keys().cloned().collect();
+    let index: rustc_hash::FxHashMap<&str, u32> = result
+        .key_names
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i as u32))
+        .collect();
+    let direct: Vec<Vec<u32>> = result
+        .gendeps
+        .values()
+        .map(|deps| {
+            deps.iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let words = result.key_names.len().div_ceil(64);
     for task in &tasks {
-        let mut seen: BTreeSet<String> = BTreeSet::new();
-        let mut pending: Vec<&String> = result.gendeps[task].iter().collect();
+        let Some(&root) = index.get(task.as_str()) else {
+            continue;
+        };
+        let mut seen = vec![0u64; words];
+        let mut pending: Vec<u32> = direct[root as usize].clone();
         while let Some(key) = pending.pop() {
-            if seen.insert(key.clone()) {
-                pending.extend(result.gendeps[key].iter());
+            let (word, bit) = (key as usize / 64, key % 64);
+            if seen[word] & (1 << bit) == 0 {
+                seen[word] |= 1 << bit;
+                pending.extend(&direct[key as usize]);
             }
         }
+        let ids: Vec<u32> = (0..result.key_names.len() as u32)
+            .filter(|&k| seen[k as usize / 64] & (1 << (k % 64)) != 0)
+            .collect();
         let mut hasher = Sha256::new();
         if let Some(Some(value)) = result.values.get(task) {
             hasher.update(value.as_bytes());
         }
-        for key in &seen {
+        for &id in &ids {
+            let key = &result.key_names[id as usize];
             hasher.update(key.as_bytes());
             if let Some(Some(value)) = result.values.get(key) {
                 hasher.update(value.as_bytes());
             }
         }
-        let hash = hex(&hasher.finalize());
-        result.basehash.insert(task.clone(), hash);
         result
-            .taskdeps
-            .insert(task.clone(), seen.into_iter().collect());
+            .basehash
+            .insert(task.clone(), hex(&hasher.finalize()));
+        result.taskdep_ids.insert(task.clone(), ids);
     }
     Ok(result)
 }
