@@ -221,7 +221,7 @@ fn find_target(
         Ok(all) => all,
         Err(error) => return Ok(Err(format!("{}: {}", error.path.display(), error.message))),
     };
-    let set = crate::graph::recipe_set(&all);
+    let set = crate::graph::recipe_set(all);
     let mut data = crate::graph::TaskData::new(&set, false);
     if let Err(error) = data.add_target(target) {
         let mut message = data.errors.join("\n");

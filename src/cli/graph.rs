@@ -83,7 +83,7 @@ pub(super) fn load(targets: &[String], task: Option<&str>) -> Result<Option<Load
     if parse_failed {
         return Ok(None);
     }
-    let set = graph::recipe_set(&all);
+    let set = graph::recipe_set(all);
     let default_task = set
         .config
         .get("BB_DEFAULT_TASK")

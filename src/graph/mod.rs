@@ -53,9 +53,13 @@ pub struct RecipeSet {
     rproviders: HashMap<String, Vec<u32>>,
     /// Package name -> recipes producing it.
     packages: HashMap<String, Vec<u32>>,
-    /// `PACKAGES_DYNAMIC` pattern (compiled; `None` if it does not
-    /// compile) -> recipes, sorted by pattern.
-    packages_dynamic: Vec<(Option<fancy_regex::Regex>, Vec<u32>)>,
+    /// `PACKAGES_DYNAMIC` pattern -> recipes, sorted by pattern; each
+    /// compiled on first use (`None` if it does not compile).
+    packages_dynamic: Vec<(
+        String,
+        std::sync::OnceLock<Option<fancy_regex::Regex>>,
+        Vec<u32>,
+    )>,
     /// PN -> everything its recipes provide.
     pn_provides: HashMap<String, Vec<String>>,
 }
@@ -99,12 +103,7 @@ impl RecipeSet {
         }
         set.packages_dynamic = dynamic
             .into_iter()
-            .map(|(pattern, list)| {
-                // Python's `re.match`: anchored at the start only; `+` is
-                // literal in these patterns. oe-core uses look-ahead,
-                // which only a backtracking engine supports.
-                (python_regex(&pattern.replace('+', r"\+")), list)
-            })
+            .map(|(pattern, list)| (pattern, std::sync::OnceLock::new(), list))
             .collect();
         set
     }
@@ -135,7 +134,11 @@ impl RecipeSet {
         if !found.is_empty() {
             return found;
         }
-        for (regex, list) in &self.packages_dynamic {
+        for (pattern, regex, list) in &self.packages_dynamic {
+            // Python's `re.match`: anchored at the start only; `+` is
+            // literal in these patterns. oe-core uses look-ahead, which
+            // only a backtracking engine supports.
+            let regex = regex.get_or_init(|| python_regex(&pattern.replace('+', r"\+")));
             if regex
                 .as_ref()
                 .is_some_and(|r| r.is_match(name).unwrap_or(false))
@@ -161,7 +164,7 @@ pub fn python_regex(pattern: &str) -> Option<fancy_regex::Regex> {
 
 /// The recipe set of a finished parse. Targets whose recipe failed to
 /// parse are left out (the parse reported them).
-pub fn recipe_set(all: &crate::recipe::parse_all::ParseAll) -> RecipeSet {
+pub fn recipe_set(all: crate::recipe::parse_all::ParseAll) -> RecipeSet {
     let mut vars = crate::datastore::DataStore::new();
     for (name, value) in &all.collection {
         vars.set_var_python(name, value.clone());
@@ -179,24 +182,24 @@ pub fn recipe_set(all: &crate::recipe::parse_all::ParseAll) -> RecipeSet {
     };
     let mut recipes = Vec::new();
     let mut skipped = Vec::new();
-    for result in &all.recipes {
-        let Ok(targets) = &result.targets else {
+    for result in all.recipes {
+        let Ok(targets) = result.targets else {
             continue;
         };
         for target in targets {
-            match &target.skipped {
+            match target.skipped {
                 Some(reason) => skipped.push(Skipped {
-                    file: target.target.clone(),
-                    reason: reason.clone(),
-                    info: target.info.clone(),
+                    file: target.target,
+                    reason,
+                    info: target.info,
                 }),
                 None => recipes.push(Recipe {
-                    file: target.target.clone(),
                     priority: priority(&target.target),
-                    info: target.info.clone(),
+                    file: target.target,
+                    info: target.info,
                 }),
             }
         }
     }
-    RecipeSet::new(recipes, skipped, all.graph_config.clone())
+    RecipeSet::new(recipes, skipped, all.graph_config)
 }

@@ -141,14 +141,25 @@ pub fn build(data: &TaskData, requests: &[Request]) -> Result<TaskGraph, GraphEr
             });
         }
     }
-    let task_id = |recipe: u32, name: &str| -> Option<TaskId> {
-        let first = *base.get(&recipe)?;
-        let info = &set.recipe(recipe).info;
-        info.tasks
-            .iter()
-            .position(|t| t.name == name)
-            .map(|i| first + i as u32)
-    };
+    // Task name -> id, per recipe: lookups by name are the hot path of
+    // the recursive dependencies.
+    let by_name: HashMap<u32, rustc_hash::FxHashMap<&str, TaskId>> = recipes
+        .iter()
+        .map(|&recipe| {
+            let first = base[&recipe];
+            let names = set
+                .recipe(recipe)
+                .info
+                .tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.name.as_str(), first + i as u32))
+                .collect();
+            (recipe, names)
+        })
+        .collect();
+    let task_id =
+        |recipe: u32, name: &str| -> Option<TaskId> { by_name.get(&recipe)?.get(name).copied() };
     let n = all.len();
     let mut depends: Vec<BTreeSet<TaskId>> = vec![BTreeSet::new(); n];
     let mut recursive: BTreeMap<TaskId, Vec<String>> = BTreeMap::new();

@@ -79,6 +79,9 @@ struct CacheFile {
     /// What provider selection and the graph read (`PREFERRED_*`, ...).
     graph_config: BTreeMap<String, String>,
     recipes: BTreeMap<String, CachedRecipe>,
+    /// `stat` stamps and hashes of the files above.
+    #[serde(default)]
+    stamps: BTreeMap<String, (Stamp, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,10 +103,35 @@ struct LoadedConfig {
 /// A recipe evaluated in this run: its targets, and the files it read.
 type Evaluated = (Result<Vec<TargetResult>, EvalError>, Vec<String>);
 
-/// Memoised SHA-256 of files (`None`: no such file).
+/// A file's identity as `stat` sees it: when it is unchanged the file's
+/// recorded hash is trusted without reading it (as git's index does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    ino: u64,
+}
+
+fn stamp_of(path: &str) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        size: meta.size(),
+        mtime: meta.mtime(),
+        mtime_nsec: meta.mtime_nsec(),
+        ino: meta.ino(),
+    })
+}
+
+/// Memoised SHA-256 of files (`None`: no such file), reusing the hashes of
+/// the previous run for files whose `stat` is unchanged.
 #[derive(Default)]
 struct Hashes {
     memo: std::sync::Mutex<HashMap<String, Option<String>>>,
+    previous: BTreeMap<String, (Stamp, String)>,
+    /// Stamps of the files hashed in this run, for the next.
+    stamps: std::sync::Mutex<BTreeMap<String, (Stamp, String)>>,
 }
 
 impl Hashes {
@@ -111,9 +139,25 @@ impl Hashes {
         if let Some(hash) = self.memo.lock().ok().and_then(|m| m.get(path).cloned()) {
             return hash;
         }
-        let hash = std::fs::read(path)
-            .ok()
-            .map(|bytes| hex(&Sha256::digest(&bytes)));
+        let stamp = stamp_of(path);
+        let hash = match (stamp, self.previous.get(path)) {
+            (Some(now), Some((then, hash))) if now == *then => Some(hash.clone()),
+            (Some(_), _) => std::fs::read(path)
+                .ok()
+                .map(|bytes| hex(&Sha256::digest(&bytes))),
+            (None, _) => None,
+        };
+        // A file written in the second it was hashed could change again
+        // without its stamp changing; such recent stamps are not kept.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if let (Some(stamp), Some(hash)) = (stamp, &hash)
+            && stamp.mtime < now - 1
+            && let Ok(mut stamps) = self.stamps.lock()
+        {
+            stamps.insert(path.to_string(), (stamp, hash.clone()));
+        }
         if let Ok(mut memo) = self.memo.lock() {
             memo.insert(path.to_string(), hash.clone());
         }
@@ -195,7 +239,7 @@ pub fn parse_all(
     jobs: usize,
     cache_file: Option<&Path>,
 ) -> Result<ParseAll, EvalError> {
-    let hashes = Hashes::default();
+    let mut hashes = Hashes::default();
     let version = format!(
         "{}-{}-{}",
         env!("CARGO_PKG_NAME"),
@@ -203,11 +247,13 @@ pub fn parse_all(
         executable_stamp()
     );
     let env = input.passed_through();
-    let cached: CacheFile = cache_file
+    let mut cached: CacheFile = cache_file
         .and_then(|f| std::fs::read(f).ok())
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .filter(|c: &CacheFile| c.format == FORMAT && c.bitzel == version && c.env == env)
         .unwrap_or_default();
+    hashes.previous = cached.stamps.clone();
+    let hashes = hashes;
     let config_valid =
         !cached.config_depends.is_empty() && hashes.unchanged(&cached.config_depends);
 
@@ -247,27 +293,27 @@ pub fn parse_all(
     })?;
 
     // Which recipes can be reused.
-    let mut reuse: HashMap<&PathBuf, Vec<TargetResult>> = HashMap::new();
+    let mut reuse: std::collections::HashSet<&PathBuf> = std::collections::HashSet::new();
     if config_valid {
         let candidates: Vec<(&PathBuf, &CachedRecipe)> = collected
             .recipes
             .iter()
             .filter_map(|r| cached.recipes.get(&r.display().to_string()).map(|c| (r, c)))
             .collect();
-        let valid: Vec<(&PathBuf, Vec<TargetResult>)> = candidates
+        let valid: Vec<&PathBuf> = candidates
             .par_iter()
             .filter(|(recipe, entry)| {
                 entry.appends == strings(&collected.appends_for(recipe))
                     && hashes.unchanged(&entry.depends)
             })
-            .map(|(recipe, entry)| (*recipe, entry.targets.clone()))
+            .map(|(recipe, _)| *recipe)
             .collect();
         reuse.extend(valid);
     }
     let to_parse: Vec<&PathBuf> = collected
         .recipes
         .iter()
-        .filter(|r| !reuse.contains_key(r))
+        .filter(|r| !reuse.contains(r))
         .collect();
     if !to_parse.is_empty() && config.is_none() {
         config = Some(load_config()?);
@@ -344,14 +390,16 @@ pub fn parse_all(
     for recipe in &collected.recipes {
         let appends = collected.appends_for(recipe);
         used.extend(appends.iter().cloned());
-        let (targets, from_cache) = match reuse.remove(recipe) {
-            Some(targets) => {
+        let key = recipe.display().to_string();
+        let entry = reuse
+            .contains(recipe)
+            .then(|| cached.recipes.remove(&key))
+            .flatten();
+        let (targets, from_cache) = match entry {
+            Some(entry) => {
                 n_from_cache += 1;
-                if let Some(entry) = cached.recipes.get(&recipe.display().to_string()) {
-                    new_cache
-                        .recipes
-                        .insert(recipe.display().to_string(), entry.clone());
-                }
+                let targets = entry.targets.clone();
+                new_cache.recipes.insert(key, entry);
                 (Ok(targets), true)
             }
             None => {
@@ -378,7 +426,11 @@ pub fn parse_all(
             from_cache,
         });
     }
-    if let Some(file) = cache_file {
+    let changed = config.is_some() || n_from_cache != recipes.len();
+    if let Some(file) = cache_file
+        && changed
+    {
+        new_cache.stamps = hashes.stamps.into_inner().unwrap_or_default();
         write_atomically(file, &new_cache);
     }
     let dangling = collected
