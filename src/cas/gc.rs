@@ -267,15 +267,16 @@ impl Marker<'_> {
                 reason: e.to_string(),
             })?;
         let mut cost = 0;
+        let roots: Vec<&reapi::Digest> = action
+            .output_directories
+            .iter()
+            .filter_map(|d| d.root_directory_digest.as_ref())
+            .collect();
+        // Root directories are marked with their subtrees below.
         for digest in direct_references(&action) {
-            cost += self.mark(&Digest::from_proto(digest).map_err(|e| CasError::Corrupt {
-                what: "action result",
-                digest: Digest {
-                    hash: result.hash,
-                    size_bytes: 0,
-                },
-                reason: e.to_string(),
-            })?)?;
+            if !roots.contains(&digest) {
+                cost += self.mark(&Digest::from_proto(digest)?)?;
+            }
         }
         for dir in &action.output_directories {
             match &dir.root_directory_digest {
