@@ -61,32 +61,78 @@ impl Area {
 pub(crate) enum BlobState {
     Sealed,
     Absent,
-    Damaged(String),
+    Damaged,
 }
 
-/// Checks that `meta` is a sealed blob of `digest` with `mode`.
-pub(crate) fn check_seal(meta: &fs::Metadata, digest: &Digest, mode: u32) -> Result<(), String> {
-    if !meta.file_type().is_file() {
+/// What the seal check looks at, from `std` metadata or a raw `stat`.
+pub(crate) struct FileFacts {
+    pub(crate) is_file: bool,
+    pub(crate) len: u64,
+    pub(crate) mtime: i64,
+    pub(crate) mtime_nsec: i64,
+    /// Permission bits (`& 0o7777`).
+    pub(crate) mode: u32,
+}
+
+impl From<&fs::Metadata> for FileFacts {
+    fn from(meta: &fs::Metadata) -> FileFacts {
+        FileFacts {
+            is_file: meta.file_type().is_file(),
+            len: meta.len(),
+            mtime: meta.mtime(),
+            mtime_nsec: meta.mtime_nsec(),
+            mode: meta.mode() & 0o7777,
+        }
+    }
+}
+
+impl From<&rustix::fs::Stat> for FileFacts {
+    // The `stat` field types differ between architectures.
+    #[allow(clippy::unnecessary_cast)]
+    fn from(stat: &rustix::fs::Stat) -> FileFacts {
+        FileFacts {
+            is_file: rustix::fs::FileType::from_raw_mode(stat.st_mode)
+                == rustix::fs::FileType::RegularFile,
+            len: u64::try_from(stat.st_size).unwrap_or(0),
+            mtime: stat.st_mtime as i64,
+            mtime_nsec: stat.st_mtime_nsec as i64,
+            mode: stat.st_mode & 0o7777,
+        }
+    }
+}
+
+/// Checks that a file is a sealed blob of `digest` with `mode`.
+pub(crate) fn check_seal(
+    facts: impl Into<FileFacts>,
+    digest: &Digest,
+    mode: u32,
+) -> Result<(), String> {
+    let facts = facts.into();
+    if !facts.is_file {
         return Err("not a regular file".into());
     }
-    if meta.len() != digest.size_bytes {
+    if facts.len != digest.size_bytes {
         return Err(format!(
             "{} bytes instead of {}",
-            meta.len(),
-            digest.size_bytes
+            facts.len, digest.size_bytes
         ));
     }
-    if meta.mtime() != SEAL_MTIME as i64 || meta.mtime_nsec() != 0 {
+    if facts.mtime != SEAL_MTIME as i64 || facts.mtime_nsec != 0 {
         return Err("modified in place (its mtime changed)".into());
     }
-    if meta.mode() & 0o7777 != mode {
-        return Err(format!(
-            "mode {:o} instead of {:o}",
-            meta.mode() & 0o7777,
-            mode
-        ));
+    if facts.mode != mode {
+        return Err(format!("mode {:o} instead of {:o}", facts.mode, mode));
     }
     Ok(())
+}
+
+/// The blob mode of an area.
+pub(crate) fn area_mode(area: Area) -> u32 {
+    if area == Area::ExecTwins {
+        EXEC_BLOB_MODE
+    } else {
+        BLOB_MODE
+    }
 }
 
 impl Cache {
@@ -112,15 +158,11 @@ impl Cache {
 
     pub(crate) fn blob_state(&self, area: Area, digest: &Digest) -> Result<BlobState> {
         let path = self.object_path(area, &digest.hash);
-        let mode = if area == Area::ExecTwins {
-            EXEC_BLOB_MODE
-        } else {
-            BLOB_MODE
-        };
+        let mode = area_mode(area);
         match fs::symlink_metadata(&path) {
             Ok(meta) => Ok(match check_seal(&meta, digest, mode) {
                 Ok(()) => BlobState::Sealed,
-                Err(reason) => BlobState::Damaged(reason),
+                Err(_) => BlobState::Damaged,
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BlobState::Absent),
             Err(e) => Err(CasError::io(&path, e)),
@@ -214,12 +256,7 @@ impl Cache {
             Err(e) => return Err(CasError::io(&path, e)),
         };
         let meta = file.metadata().map_err(|e| CasError::io(&path, e))?;
-        let mode = if area == Area::ExecTwins {
-            EXEC_BLOB_MODE
-        } else {
-            BLOB_MODE
-        };
-        if let Err(reason) = check_seal(&meta, digest, mode) {
+        if let Err(reason) = check_seal(&meta, digest, area_mode(area)) {
             return Err(self.discard_damaged(area, digest, reason));
         }
         Ok(file)
@@ -279,7 +316,7 @@ impl Cache {
         match self.blob_state(Area::ExecTwins, digest)? {
             BlobState::Sealed => return Ok(path),
             BlobState::Absent => {}
-            BlobState::Damaged(_) => {
+            BlobState::Damaged => {
                 let _ = fs::remove_file(&path);
             }
         }

@@ -31,17 +31,23 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, OpenOptions, Permissions};
+use std::fs::File;
+use std::fs::{self, Permissions};
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use bazel_remote_apis::google::protobuf::UInt32Value;
 use prost::Message;
 use rayon::prelude::*;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 
-use super::blob::{Area, BlobBatch, BlobState, copy_file_contents};
-use super::digest::DigestWriter;
+use super::blob::{Area, BLOB_MODE, BlobBatch, check_seal, copy_file_contents};
+use super::digest::{DigestWriter, hex_into};
 use super::{Cache, CasError, Digest, Result, reapi};
 
 /// How restored files relate to the blobs they come from.
@@ -230,9 +236,9 @@ impl Cache {
         options: &RestoreOptions,
     ) -> Result<RestoreStats> {
         let root_dir = self.read_directory(root)?;
-        let mut restorer = Restorer::new(self, *options, DirSource::Cas);
+        let restorer = Restorer::new(self, *options, DirSource::Cas);
         restorer.run(&root_dir, root, dest)?;
-        Ok(restorer.stats)
+        Ok(restorer.stats())
     }
 
     /// Like [`Cache::restore`], with the directories taken from a `Tree`
@@ -255,9 +261,9 @@ impl Cache {
             .collect();
         let root_digest = Digest::of_bytes(&root_dir.encode_to_vec());
         validate_directory(root_dir, &root_digest)?;
-        let mut restorer = Restorer::new(self, *options, DirSource::Tree(&children));
+        let restorer = Restorer::new(self, *options, DirSource::Tree(&children));
         restorer.run(root_dir, &root_digest, dest)?;
-        Ok(restorer.stats)
+        Ok(restorer.stats())
     }
 
     /// Restores one output directory of an action result below `base`
@@ -527,15 +533,57 @@ struct Restorer<'a> {
     cache: &'a Cache,
     options: RestoreOptions,
     source: DirSource<'a>,
+    /// Descriptors of the shard directories of blobs and of twins, opened
+    /// on first use: links and checks name a blob relative to its shard,
+    /// and a new file relative to its directory, instead of walking two
+    /// long paths per file.
+    blob_shards: Vec<OnceLock<OwnedFd>>,
+    twin_shards: Vec<OnceLock<OwnedFd>>,
     /// Blobs checked in this restore (seal, or content with
     /// `Verify::Content`).
-    checked: HashSet<[u8; 32]>,
+    checked: Mutex<HashSet<[u8; 32]>>,
     /// Executable twins checked or made in this restore.
-    twins: HashMap<[u8; 32], PathBuf>,
+    twins: Mutex<HashSet<[u8; 32]>>,
     /// False once a hardlink failed with EXDEV: copy from then on.
-    links_work: bool,
-    stats: RestoreStats,
+    links_work: AtomicBool,
+    stats: Counters,
 }
+
+/// [`RestoreStats`], counted from several threads.
+#[derive(Default)]
+struct Counters {
+    files: AtomicU64,
+    hardlinked: AtomicU64,
+    directories: AtomicU64,
+    symlinks: AtomicU64,
+    bytes: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// A directory being filled: its descriptor, and its path for messages.
+#[derive(Clone, Copy)]
+struct Target<'p> {
+    fd: BorrowedFd<'p>,
+    path: &'p Path,
+}
+
+impl Target<'_> {
+    fn error(&self, name: &str, err: impl Into<io::Error>) -> CasError {
+        CasError::io(&self.path.join(name), err.into())
+    }
+}
+
+const NEW_FILE: OFlags = OFlags::WRONLY
+    .union(OFlags::CREATE)
+    .union(OFlags::EXCL)
+    .union(OFlags::CLOEXEC);
+const DIR_HANDLE: OFlags = OFlags::PATH
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
 
 impl<'a> Restorer<'a> {
     fn new(cache: &'a Cache, options: RestoreOptions, source: DirSource<'a>) -> Restorer<'a> {
@@ -543,14 +591,27 @@ impl<'a> Restorer<'a> {
             cache,
             options,
             source,
-            checked: HashSet::new(),
-            twins: HashMap::new(),
-            links_work: options.mode == RestoreMode::Hardlink,
-            stats: RestoreStats::default(),
+            blob_shards: (0..256).map(|_| OnceLock::new()).collect(),
+            twin_shards: (0..256).map(|_| OnceLock::new()).collect(),
+            checked: Mutex::new(HashSet::new()),
+            twins: Mutex::new(HashSet::new()),
+            links_work: AtomicBool::new(options.mode == RestoreMode::Hardlink),
+            stats: Counters::default(),
         }
     }
 
-    fn run(&mut self, root: &reapi::Directory, digest: &Digest, dest: &Path) -> Result<()> {
+    fn stats(&self) -> RestoreStats {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        RestoreStats {
+            files: get(&self.stats.files),
+            hardlinked: get(&self.stats.hardlinked),
+            directories: get(&self.stats.directories),
+            symlinks: get(&self.stats.symlinks),
+            bytes: get(&self.stats.bytes),
+        }
+    }
+
+    fn run(&self, root: &reapi::Directory, digest: &Digest, dest: &Path) -> Result<()> {
         match fs::symlink_metadata(dest) {
             Ok(meta) if meta.is_dir() => {
                 let mut entries = fs::read_dir(dest).map_err(|e| CasError::io(dest, e))?;
@@ -572,7 +633,16 @@ impl<'a> Restorer<'a> {
             }
             Err(e) => return Err(CasError::io(dest, e)),
         }
-        self.restore_dir(root, digest, dest)
+        let fd = rustix::fs::open(dest, DIR_HANDLE, Mode::empty())
+            .map_err(|e| CasError::io(dest, e.into()))?;
+        let target = Target {
+            fd: fd.as_fd(),
+            path: dest,
+        };
+        self.restore_dir(root, digest, target)?;
+        // Last, so that a read-only directory was writable while filled.
+        let mode = unix_mode(root.node_properties.as_ref()).unwrap_or(DIR_MODE);
+        fs::set_permissions(dest, Permissions::from_mode(mode)).map_err(|e| CasError::io(dest, e))
     }
 
     fn load(&self, digest: &Digest, parent: &Digest) -> Result<Cow<'a, reapi::Directory>> {
@@ -590,40 +660,74 @@ impl<'a> Restorer<'a> {
         }
     }
 
-    fn restore_dir(
-        &mut self,
-        dir: &reapi::Directory,
-        own_digest: &Digest,
-        path: &Path,
-    ) -> Result<()> {
-        self.stats.directories += 1;
-        for file in &dir.files {
-            let digest = node_digest(file.digest.as_ref(), own_digest)?;
-            self.restore_file(file, digest, &path.join(&file.name))?;
+    /// The shard directory of `digest` in `area`.
+    fn shard(&self, area: Area, digest: &Digest) -> Result<BorrowedFd<'_>> {
+        let shards = match area {
+            Area::ExecTwins => &self.twin_shards,
+            _ => &self.blob_shards,
+        };
+        let slot = &shards[usize::from(digest.hash[0])];
+        if let Some(fd) = slot.get() {
+            return Ok(fd.as_fd());
         }
-        for symlink in &dir.symlinks {
-            let link = path.join(&symlink.name);
-            std::os::unix::fs::symlink(&symlink.target, &link)
-                .map_err(|e| CasError::io(&link, e))?;
-            self.stats.symlinks += 1;
-        }
-        for node in &dir.directories {
-            let digest = node_digest(node.digest.as_ref(), own_digest)?;
-            let child = self.load(&digest, own_digest)?;
-            let child_path = path.join(&node.name);
-            fs::create_dir(&child_path).map_err(|e| CasError::io(&child_path, e))?;
-            self.restore_dir(&child, &digest, &child_path)?;
-        }
-        // Last, so that a read-only directory was writable while filled.
-        let mode = unix_mode(dir.node_properties.as_ref()).unwrap_or(DIR_MODE);
-        fs::set_permissions(path, Permissions::from_mode(mode)).map_err(|e| CasError::io(path, e))
+        let blob = self.cache.object_path(area, &digest.hash);
+        let shard = blob.parent().unwrap_or(&blob);
+        let fd = match rustix::fs::open(shard, DIR_HANDLE, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Err(CasError::Missing { digest: *digest }),
+            Err(e) => return Err(CasError::io(shard, e.into())),
+        };
+        // Another thread may have opened it meanwhile; either will do.
+        Ok(slot.get_or_init(|| fd).as_fd())
     }
 
-    fn restore_file(&mut self, node: &reapi::FileNode, digest: Digest, dest: &Path) -> Result<()> {
+    /// Fills the directory `target`; subdirectories are restored in
+    /// parallel.
+    fn restore_dir(&self, dir: &reapi::Directory, own: &Digest, target: Target<'_>) -> Result<()> {
+        add(&self.stats.directories, 1);
+        for file in &dir.files {
+            let digest = node_digest(file.digest.as_ref(), own)?;
+            self.restore_file(file, digest, target)?;
+        }
+        for symlink in &dir.symlinks {
+            rustix::fs::symlinkat(symlink.target.as_str(), target.fd, symlink.name.as_str())
+                .map_err(|e| target.error(&symlink.name, e))?;
+            add(&self.stats.symlinks, 1);
+        }
+        let one = |node: &reapi::DirectoryNode| {
+            let digest = node_digest(node.digest.as_ref(), own)?;
+            let child = self.load(&digest, own)?;
+            let name = node.name.as_str();
+            rustix::fs::mkdirat(target.fd, name, Mode::from_raw_mode(0o700))
+                .map_err(|e| target.error(name, e))?;
+            let fd = rustix::fs::openat(target.fd, name, DIR_HANDLE, Mode::empty())
+                .map_err(|e| target.error(name, e))?;
+            let path = target.path.join(name);
+            let child_target = Target {
+                fd: fd.as_fd(),
+                path: &path,
+            };
+            self.restore_dir(&child, &digest, child_target)?;
+            // Last, so that a read-only directory was writable while
+            // filled.
+            let mode = unix_mode(child.node_properties.as_ref()).unwrap_or(DIR_MODE);
+            rustix::fs::chmodat(target.fd, name, Mode::from_raw_mode(mode), AtFlags::empty())
+                .map_err(|e| target.error(name, e))
+        };
+        dir.directories.par_iter().try_for_each(one)
+    }
+
+    fn restore_file(
+        &self,
+        node: &reapi::FileNode,
+        digest: Digest,
+        target: Target<'_>,
+    ) -> Result<()> {
+        let name = node.name.as_str();
         let special = unix_mode(node.node_properties.as_ref());
         let mode = special.unwrap_or(default_file_mode(node.is_executable));
-        self.stats.files += 1;
-        self.stats.bytes += digest.size_bytes;
+        add(&self.stats.files, 1);
+        add(&self.stats.bytes, digest.size_bytes);
         if digest.size_bytes == 0 {
             if digest != Digest::EMPTY {
                 return Err(CasError::corrupt_blob(
@@ -631,72 +735,86 @@ impl<'a> Restorer<'a> {
                     "empty but not the empty hash",
                 ));
             }
-            let file = create_new(dest)?;
-            return file
-                .set_permissions(Permissions::from_mode(mode))
-                .map_err(|e| CasError::io(dest, e));
+            let file = rustix::fs::openat(target.fd, name, NEW_FILE, Mode::from_raw_mode(0o600))
+                .map_err(|e| target.error(name, e))?;
+            return rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))
+                .map_err(|e| target.error(name, e));
         }
-        if self.links_work && special.is_none() {
-            let source = if node.is_executable {
-                self.twin(&digest)?
+        if special.is_none() && self.links_work.load(Ordering::Relaxed) {
+            let area = if node.is_executable {
+                self.twin(&digest)?;
+                Area::ExecTwins
             } else {
                 self.check_blob(&digest)?;
-                self.cache.blob_path(&digest)
+                Area::Blobs
             };
-            match fs::hard_link(&source, dest) {
+            let mut hex = [0u8; 64];
+            hex_into(&digest.hash, &mut hex);
+            let shard = self.shard(area, &digest)?;
+            match rustix::fs::linkat(shard, &hex[..], target.fd, name, AtFlags::empty()) {
                 Ok(()) => {
-                    self.stats.hardlinked += 1;
+                    add(&self.stats.hardlinked, 1);
                     return Ok(());
                 }
-                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => self.links_work = false,
+                Err(Errno::XDEV) => self.links_work.store(false, Ordering::Relaxed),
                 // Too many links to one inode, or protected_hardlinks for
                 // a blob of another user: this file is copied.
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EMLINK | libc::EPERM)) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(CasError::Missing { digest });
-                }
-                Err(e) => return Err(CasError::io(dest, e)),
+                Err(Errno::MLINK | Errno::PERM) => {}
+                Err(Errno::NOENT) => return Err(CasError::Missing { digest }),
+                Err(e) => return Err(target.error(name, e)),
             }
         }
-        self.copy_file(&digest, dest, mode)
+        self.copy_file(&digest, target, name, mode)
+    }
+
+    fn is_checked(&self, digest: &Digest) -> bool {
+        lock(&self.checked).contains(&digest.hash)
     }
 
     /// Checks a blob's seal once per restore (and its hash with
     /// `Verify::Content`).
-    fn check_blob(&mut self, digest: &Digest) -> Result<()> {
-        if self.checked.contains(&digest.hash) {
+    fn check_blob(&self, digest: &Digest) -> Result<()> {
+        if self.is_checked(digest) {
             return Ok(());
         }
         match self.options.verify {
             Verify::Content => self.cache.verify_blob(digest)?,
-            Verify::Metadata => match self.cache.blob_state(Area::Blobs, digest)? {
-                BlobState::Sealed => {}
-                BlobState::Absent => return Err(CasError::Missing { digest: *digest }),
-                BlobState::Damaged(reason) => {
-                    return Err(self.cache.discard_damaged(Area::Blobs, digest, reason));
+            Verify::Metadata => {
+                let mut hex = [0u8; 64];
+                hex_into(&digest.hash, &mut hex);
+                let shard = self.shard(Area::Blobs, digest)?;
+                match rustix::fs::statat(shard, &hex[..], AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(stat) => {
+                        if let Err(reason) = check_seal(&stat, digest, BLOB_MODE) {
+                            return Err(self.cache.discard_damaged(Area::Blobs, digest, reason));
+                        }
+                    }
+                    Err(Errno::NOENT) => return Err(CasError::Missing { digest: *digest }),
+                    Err(e) => return Err(CasError::io(&self.cache.blob_path(digest), e.into())),
                 }
-            },
+            }
         }
-        self.checked.insert(digest.hash);
+        lock(&self.checked).insert(digest.hash);
         Ok(())
     }
 
-    fn twin(&mut self, digest: &Digest) -> Result<PathBuf> {
-        if let Some(path) = self.twins.get(&digest.hash) {
-            return Ok(path.clone());
+    /// Makes sure the executable twin of `digest` exists and is sealed.
+    fn twin(&self, digest: &Digest) -> Result<()> {
+        if lock(&self.twins).contains(&digest.hash) {
+            return Ok(());
         }
         self.check_blob(digest)?;
-        let path = self.cache.exec_twin(digest)?;
+        self.cache.exec_twin(digest)?;
         if self.options.verify == Verify::Content {
             self.cache.verify_area(Area::ExecTwins, digest)?;
         }
-        self.twins.insert(digest.hash, path.clone());
-        Ok(path)
+        lock(&self.twins).insert(digest.hash);
+        Ok(())
     }
 
-    fn copy_file(&mut self, digest: &Digest, dest: &Path, mode: u32) -> Result<()> {
+    fn copy_file(&self, digest: &Digest, target: Target<'_>, name: &str, mode: u32) -> Result<()> {
         let source = self.cache.open_blob(digest)?;
-        if self.options.verify == Verify::Content && !self.checked.contains(&digest.hash) {
+        if self.options.verify == Verify::Content && !self.is_checked(digest) {
             let mut writer = DigestWriter::default();
             io::copy(&mut &source, &mut writer)
                 .map_err(|e| CasError::io(&self.cache.blob_path(digest), e))?;
@@ -707,10 +825,13 @@ impl<'a> Restorer<'a> {
                     "content does not match its hash".into(),
                 ));
             }
-            self.checked.insert(digest.hash);
+            lock(&self.checked).insert(digest.hash);
         }
-        let file = create_new(dest)?;
-        let copied = copy_file_contents(&source, &file).map_err(|e| CasError::io(dest, e))?;
+        let file = File::from(
+            rustix::fs::openat(target.fd, name, NEW_FILE, Mode::from_raw_mode(0o600))
+                .map_err(|e| target.error(name, e))?,
+        );
+        let copied = copy_file_contents(&source, &file).map_err(|e| target.error(name, e))?;
         if copied != digest.size_bytes {
             return Err(self.cache.discard_damaged(
                 Area::Blobs,
@@ -719,18 +840,12 @@ impl<'a> Restorer<'a> {
             ));
         }
         // fchmod, not the creation mode: the umask must not apply.
-        file.set_permissions(Permissions::from_mode(mode))
-            .map_err(|e| CasError::io(dest, e))
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode)).map_err(|e| target.error(name, e))
     }
 }
 
-fn create_new(path: &Path) -> Result<fs::File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| CasError::io(path, e))
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
