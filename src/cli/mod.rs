@@ -2,6 +2,7 @@
 //! drawn. Nothing else in the crate uses this module.
 
 mod args;
+mod cache;
 mod check;
 mod env;
 mod parse;
@@ -44,6 +45,7 @@ pub fn run() -> Outcome {
         Command::Check(check_args) => check::run(check_args, &mut out, color),
         Command::Env(env_args) => env::run(env_args, &mut out),
         Command::Parse(parse_args) => parse::run(parse_args, &mut out),
+        Command::Cache(cache_args) => cache::run(cache_args, &mut out),
     };
     let flushed = out.flush();
     match (result, flushed) {
