@@ -857,6 +857,108 @@ fn processes_writing_the_same_blobs_agree() {
     check_consistent(&cache, &roots[0], &src, work.path());
 }
 
+/// Not a test by itself: stores blobs and trees until it is killed, for
+/// `a_killed_writer_leaves_a_usable_cache`.
+#[test]
+#[ignore = "run as a child process by a_killed_writer_leaves_a_usable_cache"]
+fn endless_writer_process() {
+    let (Ok(root), Ok(scratch)) = (
+        std::env::var("BITZEL_CAS_TEST_ROOT"),
+        std::env::var("BITZEL_CAS_TEST_SCRATCH"),
+    ) else {
+        return;
+    };
+    let cache = Cache::open(root).unwrap();
+    let _lock = cache.lock_shared().unwrap();
+    println!("WRITING");
+    for round in 0u64.. {
+        let src = Path::new(&scratch).join(format!("round{round}"));
+        for i in 0..50u64 {
+            let content = format!("round {round} file {i}\n").repeat((i as usize + 1) * 30);
+            write(
+                &src.join(format!("d{}/f{i}", i % 5)),
+                content.as_bytes(),
+                0o644,
+            );
+        }
+        let root = cache.capture(&src).unwrap().root;
+        let result = result_for(&cache, &root, format!("round {round}").as_bytes());
+        cache
+            .put_action_result(&Digest::of_bytes(&round.to_le_bytes()), &result)
+            .unwrap();
+        cache.put_bytes(&vec![round as u8; 300_000]).unwrap();
+    }
+}
+
+#[test]
+fn a_killed_writer_leaves_a_usable_cache() {
+    let work = tempfile::tempdir().unwrap();
+    let cache_dir = work.path().join("cache");
+    let scratch = work.path().join("scratch");
+    fs::create_dir(&scratch).unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "endless_writer_process",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("BITZEL_CAS_TEST_ROOT", &cache_dir)
+        .env("BITZEL_CAS_TEST_SCRATCH", &scratch)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Let it get well into writing, then SIGKILL it wherever it is.
+    let cache = Cache::open(&cache_dir).unwrap();
+    let started = std::time::Instant::now();
+    while cache.stats().unwrap().action_results < 3 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(37));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Every blob under a final name is complete and sealed.
+    let mut blobs = 0;
+    for shard in fs::read_dir(cache_dir.join("cas/sha256")).unwrap() {
+        for file in fs::read_dir(shard.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let digest = Digest::of_bytes(&fs::read(&path).unwrap());
+            assert_eq!(path.file_name().unwrap().to_str().unwrap(), digest.hex());
+            cache.verify_blob(&digest).unwrap();
+            blobs += 1;
+        }
+    }
+    assert!(blobs > 0);
+    // Every action result restores completely.
+    for shard in fs::read_dir(cache_dir.join("ac/sha256")).unwrap() {
+        for file in fs::read_dir(shard.unwrap().path()).unwrap() {
+            let name = file.unwrap().file_name();
+            let key = Digest {
+                hash: Digest::from_proto(&reapi::Digest {
+                    hash: name.to_str().unwrap().to_string(),
+                    size_bytes: 0,
+                })
+                .unwrap()
+                .hash,
+                size_bytes: 8,
+            };
+            let result = cache.get_action_result(&key).unwrap().unwrap();
+            let dest = work.path().join(format!("check-{}", key.hex()));
+            cache
+                .restore_output_directory(&result.output_directories[0], &dest, &hardlink())
+                .unwrap();
+        }
+    }
+    // The next run works, and gc clears what the killed one left in tmp/.
+    let src = work.path().join("after");
+    write(&src.join("f"), b"after the crash", 0o644);
+    cache.capture(&src).unwrap();
+    let lock = cache.lock_exclusive().unwrap();
+    cache.gc(&lock, u64::MAX).unwrap();
+    assert_eq!(cache.stats().unwrap().temp_files, 0);
+}
+
 fn bitzel(args: &[&str], dir: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_bitzel"))
         .args(args)
