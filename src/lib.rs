@@ -6,10 +6,12 @@
 //! - [`diag`]: diagnostics and source positions, used by every stage.
 //! - [`syntax`]: metadata text to a lossless rowan tree with BitBake's
 //!   errors, and a typed AST over it.
+//! - [`cas`]: the local content-addressed store and action cache (REAPI
+//!   objects) that task outputs are captured into and restored from.
 //! - [`cli`]: the `bitzel` command line, which draws what the stages return.
 //!
 //! Later stages (datastore, recipes, task graph, signatures, scheduler,
-//! sandbox, CAS, remote cache) are described in BAZEL_BITBAKE_ANALYSIS.md
+//! sandbox, remote cache) are described in BAZEL_BITBAKE_ANALYSIS.md
 //! and arrive with their issues.
 
 pub mod datastore;
@@ -18,6 +20,7 @@ pub mod datastore;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod cas;
 pub mod diag;
 pub mod graph;
 pub mod recipe;

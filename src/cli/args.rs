@@ -44,6 +44,8 @@ pub enum Command {
     /// changed: variables with their old and new values, files, and
     /// dependencies, explained in turn.
     Explain(ExplainArgs),
+    /// Inspect or shrink the local cache (CAS and action cache).
+    Cache(CacheArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -80,6 +82,42 @@ pub struct GraphArgs {
     /// `bitzel explain` to compare with later.
     #[arg(long)]
     pub write_signatures: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CacheArgs {
+    /// The cache directory (TOPDIR/cache when run from the build
+    /// directory).
+    #[arg(
+        long = "cache",
+        value_name = "DIR",
+        default_value = "cache",
+        global = true
+    )]
+    pub dir: PathBuf,
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Count blobs, bytes and action-cache entries.
+    Stats,
+    /// Shrink the cache to SIZE, least recently used results first.
+    ///
+    /// Deletes action results, least recently used first, until the
+    /// results left and every blob they need fit in SIZE, then every blob
+    /// no kept result needs, and leftover temporary files. Waits for
+    /// running builds to release the cache.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    /// The size limit: bytes, or a number with K, M, G or T (powers of
+    /// 1024), as in 500M or 2G.
+    #[arg(long, value_name = "SIZE", value_parser = super::cache::parse_size)]
+    pub max_size: u64,
 }
 
 #[derive(Debug, clap::Args)]
