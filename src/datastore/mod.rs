@@ -53,6 +53,10 @@ pub trait PythonHost: Send + Sync {
         line: usize,
     ) -> Result<(), String>;
 
+    /// Runs the python function `name` of `d` with `d`, as a python task
+    /// runs (spec §19).
+    fn exec_python_function(&self, name: &str, d: &mut DataStore) -> Result<(), PythonFailure>;
+
     /// Runs the anonymous functions in order with `d` (spec §11.4).
     fn run_anonymous(
         &self,

@@ -103,6 +103,24 @@ def run_anonymous(functions, d):
     return None
 
 
+def exec_python_func(func, d):
+    """Runs the python function `func` of the datastore with `d`, as
+    BitBake's worker runs a python task: `def func(d):` + its body,
+    compiled at its file and line, in the metadata's globals."""
+    body = d.getVar(func, False) or ""
+    filename = d.getVarFlag(func, "filename", False) or func
+    try:
+        line = int(d.getVarFlag(func, "lineno", False) or 1)
+    except ValueError:
+        line = 1
+    key = "__bitzel_func_" + func.replace("-", "_").replace(".", "_")
+    text = "def %s(d):\n%s\n" % (key, body if body.strip() else "    pass")
+    exec(_compile_at(text, filename, max(line - 1, 0)), _context)
+    _changed()
+    _context[key](d)
+    return None
+
+
 _EVENTS = {
     "ConfigParsed": lambda fn, args: bb.event.ConfigParsed(),
     "RecipePreDeferredInherits": lambda fn, args: bb.event.RecipePreDeferredInherits(fn, args),

@@ -250,6 +250,12 @@ impl PythonHost for EmbeddedPython {
         })
     }
 
+    fn exec_python_function(&self, name: &str, d: &mut DataStore) -> Result<(), PythonFailure> {
+        call_with_d(d, "exec_python_func", |py| {
+            Ok(vec![name.into_pyobject(py)?.into_any()])
+        })
+    }
+
     fn fire_event(
         &self,
         event: &str,

@@ -101,7 +101,41 @@ def add_tasks(tasklist, d):
 
 
 def exec_func(func, d, dirs=None):
-    raise FuncFailed("bb.build.exec_func(%s) at parse time is not supported by Bitzel yet" % func)
+    """Runs a function of the datastore from python (a python task calling
+    another function). Python functions run here; shell functions run as
+    a script with the exported variables, like a shell task."""
+    import os
+    import subprocess
+    import _bitzel_host
+    flags = d.getVarFlags(func) or {}
+    for name in (d.expand(flags.get("cleandirs") or "")).split():
+        bb.utils.remove(name, True)
+        bb.utils.mkdirhier(name)
+    if dirs is None:
+        dirs = (d.expand(flags.get("dirs") or "")).split()
+    for name in dirs:
+        bb.utils.mkdirhier(name)
+    cwd = dirs[-1] if dirs else None
+    if flags.get("python"):
+        old = os.getcwd()
+        try:
+            if cwd:
+                os.chdir(cwd)
+            return _bitzel_host.exec_python_func(func, d)
+        finally:
+            os.chdir(old)
+    lines = ["#!/bin/sh", "set -e"]
+    env = {}
+    for key in d.keys():
+        if d.getVarFlag(key, "export", False) and not d.getVarFlag(key, "unexport", False):
+            value = d.getVar(key)
+            if value is not None:
+                env[key] = value
+    lines.append("%s() {\n%s\n}" % (func, d.getVar(func) or ":"))
+    lines.append(func)
+    result = subprocess.run(["/bin/sh", "-c", "\n".join(lines)], cwd=cwd, env=env)
+    if result.returncode != 0:
+        raise FuncFailed("%s failed with exit code %d" % (func, result.returncode))
 
 
 def tasksbetween(task_start, task_end, d):

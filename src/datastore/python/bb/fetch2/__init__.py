@@ -1,6 +1,7 @@
 """bb.fetch2 for Bitzel: URL parsing of SRC_URI entries, as the metadata
 uses it while parsing. Downloading is the executor's job (issue #5)."""
 
+import os
 import re
 import urllib.parse
 
@@ -161,10 +162,30 @@ class Fetch:
         return [self.localpath(u) for u in self.urls]
 
     def download(self, urls=None):
-        raise FetchError("downloading is not implemented in Bitzel yet (issue #5)")
+        """Brings every URL's file into DL_DIR (file:// entries are used
+        where they are): http(s) with SRC_URI[sha256sum] checked, written
+        under a temporary name and renamed only when complete and right."""
+        for url in urls or self.urls:
+            ud = self.ud.get(url) or FetchData(url, self.d)
+            self.ud[url] = ud
+            ud.setup_localpath(self.d)
+            if ud.type == "file":
+                if not os.path.exists(ud.localpath):
+                    raise FetchError("file %s not found (searched FILESPATH)" % ud.path, url)
+                continue
+            if ud.type not in ("http", "https"):
+                raise FetchError("Bitzel fetches file://, http:// and https:// URLs; not %s" % ud.type, url)
+            _download_http(ud, self.d)
 
     def unpack(self, root, urls=None):
-        raise FetchError("unpacking is not implemented in Bitzel yet (issue #5)")
+        """Unpacks every URL into `root`: archives (tar with gz, bz2, xz or
+        zst; zip) extracted, other files copied, honouring subdir= and
+        striplevel=; patches are left to do_patch but copied too."""
+        for url in urls or self.urls:
+            ud = self.ud.get(url) or FetchData(url, self.d)
+            self.ud[url] = ud
+            ud.setup_localpath(self.d)
+            _unpack(ud, root)
 
     def expanded_urldata(self, urls=None):
         return [self.ud[u] for u in (urls or self.urls)]
@@ -196,6 +217,100 @@ class FetchData:
             self.localpath = tried[-1] if tried else self.path
         else:
             self.localpath = os.path.join(d.getVar("DL_DIR") or "", self.localfile)
+
+
+def _expected_sha256(ud, d):
+    name = ud.parm.get("name")
+    flag = "%s.sha256sum" % name if name else "sha256sum"
+    return d.getVarFlag("SRC_URI", flag)
+
+
+def _sha256_of(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _download_http(ud, d):
+    import urllib.request
+    expected = _expected_sha256(ud, d)
+    if not expected:
+        raise FetchError("no SRC_URI[sha256sum] for %s: Bitzel requires a checksum for network "
+                         "downloads" % ud.url, ud.url)
+    if os.path.exists(ud.localpath) and _sha256_of(ud.localpath) == expected:
+        return
+    if (d.getVar("BB_NO_NETWORK") or "0") == "1":
+        raise FetchError("BB_NO_NETWORK is set and %s is not in DL_DIR" % ud.url, ud.url)
+    os.makedirs(os.path.dirname(ud.localpath), exist_ok=True)
+    temp = "%s.tmp.%d" % (ud.localpath, os.getpid())
+    url = ud.url.split(";")[0]
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(temp, "wb") as out:
+            while True:
+                block = response.read(1 << 20)
+                if not block:
+                    break
+                out.write(block)
+        got = _sha256_of(temp)
+        if got != expected:
+            raise FetchError("checksum mismatch for %s: SRC_URI[sha256sum] is %s, the download's "
+                             "sha256 is %s" % (url, expected, got), ud.url)
+        os.rename(temp, ud.localpath)
+    except OSError as e:
+        raise FetchError("downloading %s failed: %s" % (url, e), ud.url)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _unpack(ud, root):
+    import shutil
+    import tarfile
+    import zipfile
+    dest = os.path.join(root, ud.parm.get("subdir", ""))
+    os.makedirs(dest, exist_ok=True)
+    path = ud.localpath
+    strip = int(ud.parm.get("striplevel", "0") or 0)
+    archive = ud.parm.get("unpack", "1") != "0"
+    lower = path.lower()
+    if os.path.isdir(path):
+        target = os.path.join(dest, os.path.basename(ud.path.rstrip("/")))
+        shutil.copytree(path, target, symlinks=True, dirs_exist_ok=True)
+        return
+    if archive and any(lower.endswith(ext) for ext in (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2",
+                                                        ".tar.xz", ".txz", ".tar.zst")):
+        if lower.endswith(".tar.zst"):
+            import subprocess
+            data = subprocess.run(["zstd", "-dc", path], check=True, capture_output=True).stdout
+            import io
+            tar = tarfile.open(fileobj=io.BytesIO(data))
+        else:
+            tar = tarfile.open(path)
+        with tar:
+            members = []
+            for m in tar.getmembers():
+                parts = m.name.split("/")
+                if strip:
+                    if len(parts) <= strip:
+                        continue
+                    m.name = "/".join(parts[strip:])
+                members.append(m)
+            tar.extractall(dest, members=members, filter="tar")
+        return
+    if archive and lower.endswith(".zip"):
+        with zipfile.ZipFile(path) as z:
+            z.extractall(dest)
+        return
+    # A plain file keeps its relative path below the unpack directory.
+    rel = ud.path if not ud.path.startswith("/") else os.path.basename(ud.path)
+    if ud.type != "file":
+        rel = os.path.basename(ud.path)
+    target = os.path.join(dest, rel)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copy2(path, target)
 
 
 def mark_recipe_nocache(d):
