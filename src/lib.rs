@@ -20,6 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod diag;
 pub mod recipe;
+pub mod sandbox;
 pub mod syntax;
 
 pub mod cli;

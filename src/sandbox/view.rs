@@ -1,0 +1,807 @@
+//! What a task sees, decided on the host: a [`SandboxSpec`] and the
+//! resolved host tools become a [`Plan`], an ordered list of [`Op`]s that
+//! the init in the sandbox executes without making any decision of its own.
+//!
+//! Paths in ops are inside the view (`/usr/lib`); bind sources are host
+//! paths, canonical, so the init can reach them under the old root without
+//! following symlinks that would resolve against the new one.
+//!
+//! Ordering: every mount is sorted by depth, so a parent is mounted before
+//! what it contains. Read-only mounts that are not nested in a writable one
+//! form phase A; one recursive read-only flag on the view root then covers
+//! them and the root tmpfs at once (one syscall instead of one per mount:
+//! a task with a hundred host tools has a hundred file mounts). Writable
+//! mounts, `/tmp`, `/proc` and anything nested in them form phase B, after
+//! that flag.
+//!
+//! Invariant: a mount point is created only in the view's own tmpfs, in
+//! `/tmp`, or inside a writable mount; inside a read-only mount it must
+//! already exist on the host, so building a view never writes into a
+//! read-only input.
+//!
+//! The plan is a private message between `bitzel` and the
+//! `bitzel-sandbox` binary of the same build; it carries the crate version
+//! and the helper refuses any other.
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::hosttools::HostTool;
+use super::{SandboxError, SandboxSpec};
+
+/// The version a helper must have been built with to run a plan.
+pub(crate) const PLAN_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Device nodes bound from the host into `/dev`.
+pub const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// Host `/etc` entries bound read-only when they exist: what the dynamic
+/// loader, `ld` and library symlinks through alternatives need. Everything
+/// else in the view's `/etc` is generated (`passwd`, `group`, `hosts`,
+/// `nsswitch.conf`, `mtab`).
+pub const ETC_ENTRIES: &[&str] = &["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives"];
+
+/// Host `/etc` entries added when the task has the network: name
+/// resolution and the certificate stores that fetchers use.
+pub const ETC_NETWORK_ENTRIES: &[&str] = &[
+    "resolv.conf",
+    "host.conf",
+    "gai.conf",
+    "services",
+    "protocols",
+    "ssl",
+    "pki",
+    "ca-certificates",
+    "crypto-policies",
+];
+
+/// A plan for the helper: namespaces, the view, then the command.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Plan {
+    pub version: String,
+    /// bitzel's pid: the helper exits when its parent is no longer it.
+    pub parent_pid: u32,
+    pub network: bool,
+    pub hostname: String,
+    /// Fall back to `MS_REMOUNT` for read-only mounts even where
+    /// `mount_setattr` exists (to test the fallback).
+    pub legacy_remount: bool,
+    pub ops: Vec<Op>,
+    pub argv: Vec<String>,
+    /// `NAME=value`, exactly the task's environment.
+    pub env: Vec<String>,
+    /// Directories searched for `argv[0]` when it has no `/` (the task's
+    /// `PATH`).
+    pub search_path: Vec<String>,
+    pub cwd: String,
+}
+
+/// One step of building the view. Paths are inside the view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Op {
+    /// `mkdir`, fine if it exists.
+    Dir {
+        path: String,
+    },
+    /// An empty file to mount a file on, fine if it exists.
+    File {
+        path: String,
+    },
+    Write {
+        path: String,
+        contents: String,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
+    /// A recursive bind mount of a canonical host path.
+    Bind {
+        source: String,
+        target: String,
+    },
+    Tmpfs {
+        target: String,
+    },
+    Proc {
+        target: String,
+    },
+    /// Make `target` read-only, with everything mounted under it when
+    /// `recursive`. `covers` lists those mounts for kernels without
+    /// `mount_setattr`, which must remount each one.
+    ReadOnly {
+        target: String,
+        recursive: bool,
+        covers: Vec<String>,
+    },
+}
+
+impl Op {
+    /// The step in words, for error messages.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Op::Dir { path } => format!("create directory `{path}`"),
+            Op::File { path } => format!("create mount point `{path}`"),
+            Op::Write { path, .. } => format!("write `{path}`"),
+            Op::Symlink { path, target } => format!("create symlink `{path}` -> `{target}`"),
+            Op::Bind { source, target } => format!("bind-mount `{source}` on `{target}`"),
+            Op::Tmpfs { target } => format!("mount a tmpfs on `{target}`"),
+            Op::Proc { target } => format!("mount proc on `{target}`"),
+            Op::ReadOnly { target, .. } => format!("make `{target}` read-only"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum MountKind {
+    Bind { source: PathBuf, is_dir: bool },
+    Tmpfs,
+    Proc,
+}
+
+/// One mount of the view before ordering.
+#[derive(Debug, Clone)]
+struct ViewMount {
+    target: String,
+    kind: MountKind,
+    writable: bool,
+    /// Who asked for it, for error messages.
+    origin: &'static str,
+}
+
+/// Builds the plan for `spec` with `tools` already resolved on the host.
+pub(crate) fn plan(
+    spec: &SandboxSpec,
+    tools: &[HostTool],
+    uid: u32,
+    gid: u32,
+) -> Result<Plan, SandboxError> {
+    let invalid = |message: String| SandboxError::InvalidSpec { message };
+    if spec.argv.is_empty() {
+        return Err(invalid("the command is empty".into()));
+    }
+    for word in &spec.argv {
+        no_nul(word, "command argument")?;
+    }
+    let mut env = Vec::with_capacity(spec.env.len());
+    for (name, value) in &spec.env {
+        if name.is_empty() || name.contains('=') {
+            return Err(invalid(format!(
+                "environment variable name `{name}` is empty or contains `=`"
+            )));
+        }
+        no_nul(name, "environment variable name")?;
+        no_nul(value, "environment value")?;
+        env.push(format!("{name}={value}"));
+    }
+    let cwd = view_path(&spec.cwd, "working directory")?;
+    let hostname = spec.hostname.clone();
+    if hostname.is_empty() || hostname.len() > 64 || hostname.contains(['/', '\0']) {
+        return Err(invalid(format!(
+            "hostname `{hostname}` is not a valid host name"
+        )));
+    }
+    let hosttools_dir = view_path(&spec.hosttools_dir, "host tools directory")?;
+    if hosttools_dir == "/" {
+        return Err(invalid("the host tools directory cannot be `/`".into()));
+    }
+
+    let mut ops = Vec::new();
+    // Directories known to exist in the view's root tmpfs.
+    let mut made: HashSet<String> = HashSet::new();
+    made.insert("/".into());
+
+    // The skeleton, all in the root tmpfs.
+    for dir in ["/proc", "/dev", "/tmp", "/etc"] {
+        make_dirs(dir, &mut made, &mut ops);
+    }
+    make_dirs(&hosttools_dir, &mut made, &mut ops);
+    for (path, target) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+        // POSIX shared memory and semaphores live in /dev/shm; the
+        // private /tmp is a tmpfs too and saves a mount.
+        ("/dev/shm", "/tmp"),
+        ("/etc/mtab", "/proc/self/mounts"),
+    ] {
+        ops.push(Op::Symlink {
+            path: path.into(),
+            target: target.into(),
+        });
+    }
+    for (name, contents) in etc_files(uid, gid, &hostname) {
+        ops.push(Op::Write {
+            path: format!("/etc/{name}"),
+            contents,
+        });
+    }
+
+    let mut mounts: Vec<ViewMount> = Vec::new();
+    mounts.push(ViewMount {
+        target: "/tmp".into(),
+        kind: MountKind::Tmpfs,
+        writable: true,
+        origin: "the private /tmp",
+    });
+    mounts.push(ViewMount {
+        target: "/proc".into(),
+        kind: MountKind::Proc,
+        writable: true,
+        origin: "/proc",
+    });
+    for node in DEV_NODES {
+        let host = Path::new("/dev").join(node);
+        if host.exists() {
+            mounts.push(ViewMount {
+                target: format!("/dev/{node}"),
+                kind: MountKind::Bind {
+                    source: host,
+                    is_dir: false,
+                },
+                writable: false,
+                origin: "/dev",
+            });
+        }
+    }
+    let mut etc: Vec<&str> = ETC_ENTRIES.to_vec();
+    if spec.network {
+        etc.extend_from_slice(ETC_NETWORK_ENTRIES);
+    }
+    for name in etc {
+        let host = Path::new("/etc").join(name);
+        // A dangling entry (resolv.conf pointing at a stopped resolver)
+        // is left out like a missing one.
+        if let Ok(source) = host.canonicalize() {
+            let is_dir = source.is_dir();
+            mounts.push(ViewMount {
+                target: format!("/etc/{name}"),
+                kind: MountKind::Bind { source, is_dir },
+                writable: false,
+                origin: "/etc",
+            });
+        }
+    }
+    for dir in &spec.system_dirs {
+        let target = view_path(dir, "system directory")?;
+        let Ok(meta) = std::fs::symlink_metadata(dir) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            // Merged /usr: /lib -> usr/lib. The link costs nothing and
+            // keeps paths such as the ELF interpreter's working.
+            let link = std::fs::read_link(dir).map_err(|error| SandboxError::Host {
+                what: format!("read the symlink `{}`", dir.display()),
+                error,
+            })?;
+            let link = utf8(&link, "system directory symlink")?;
+            if let Some(parent) = parent_of(&target) {
+                make_dirs(parent, &mut made, &mut ops);
+            }
+            ops.push(Op::Symlink {
+                path: target,
+                target: link.to_string(),
+            });
+        } else if meta.is_dir() {
+            let source = canonical(dir, "system directory")?;
+            mounts.push(ViewMount {
+                target,
+                kind: MountKind::Bind {
+                    source,
+                    is_dir: true,
+                },
+                writable: false,
+                origin: "a system directory",
+            });
+        }
+    }
+    for tool in tools {
+        mounts.push(ViewMount {
+            target: join(&hosttools_dir, &tool.name),
+            kind: MountKind::Bind {
+                source: tool.resolved.clone(),
+                is_dir: false,
+            },
+            writable: false,
+            origin: "a host tool",
+        });
+    }
+    for mount in &spec.mounts {
+        let target = view_path(&mount.target, "mount target")?;
+        let source = canonical(&mount.source, "mount source")?;
+        let is_dir = source.is_dir();
+        mounts.push(ViewMount {
+            target,
+            kind: MountKind::Bind { source, is_dir },
+            writable: mount.writable,
+            origin: "the task's mounts",
+        });
+    }
+    check_targets(&mounts, &hosttools_dir)?;
+
+    // Shebang directories: `#!/bin/sh` and `#!/usr/bin/env python3` find
+    // the listed tools, and only those.
+    for dir in &spec.shebang_dirs {
+        let dir = view_path(dir, "shebang directory")?;
+        if let Some(mount) = mounts
+            .iter()
+            .find(|m| is_within(&dir, &m.target) || is_within(&m.target, &dir))
+        {
+            return Err(invalid(format!(
+                "shebang directory `{dir}` overlaps the mount at `{}`",
+                mount.target
+            )));
+        }
+        make_dirs(&dir, &mut made, &mut ops);
+        for tool in tools {
+            ops.push(Op::Symlink {
+                path: join(&dir, &tool.name),
+                target: join(&hosttools_dir, &tool.name),
+            });
+        }
+    }
+
+    mounts.sort_by_key(|m| depth(&m.target));
+    order_mounts(&mounts, &mut made, &mut ops)?;
+
+    let search_path = spec
+        .env
+        .get("PATH")
+        .map(|path| {
+            path.split(':')
+                .filter(|dir| !dir.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Plan {
+        version: PLAN_VERSION.into(),
+        parent_pid: std::process::id(),
+        network: spec.network,
+        hostname,
+        legacy_remount: false,
+        ops,
+        argv: spec.argv.clone(),
+        env,
+        search_path,
+        cwd,
+    })
+}
+
+/// Two mounts at one place, or a task mount where the sandbox keeps its
+/// own (`/`, `/proc`, `/dev`, the host tools), are errors.
+fn check_targets(mounts: &[ViewMount], hosttools_dir: &str) -> Result<(), SandboxError> {
+    let mut seen = HashSet::new();
+    for mount in mounts {
+        if !seen.insert(mount.target.as_str()) {
+            return Err(SandboxError::InvalidSpec {
+                message: format!(
+                    "two mounts at `{}` (one from {})",
+                    mount.target, mount.origin
+                ),
+            });
+        }
+        let reserved = mount.target == "/"
+            || (mount.origin == "the task's mounts"
+                && ["/proc", "/dev", hosttools_dir]
+                    .iter()
+                    .any(|r| is_within(&mount.target, r)));
+        if reserved {
+            return Err(SandboxError::InvalidSpec {
+                message: format!("mount target `{}` is reserved by the sandbox", mount.target),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Emits mount points and mounts in phase order (see the module doc).
+fn order_mounts(
+    mounts: &[ViewMount],
+    made: &mut HashSet<String>,
+    ops: &mut Vec<Op>,
+) -> Result<(), SandboxError> {
+    // Per mount: the nearest enclosing mount (None: the root tmpfs) and
+    // whether it belongs to phase A.
+    let mut parent_idx: Vec<Option<usize>> = Vec::with_capacity(mounts.len());
+    let mut phase_a: Vec<bool> = Vec::with_capacity(mounts.len());
+    for (idx, mount) in mounts.iter().enumerate() {
+        // Sorted by depth, so an enclosing mount comes earlier.
+        let parent = (0..idx)
+            .rev()
+            .filter(|&j| is_within(&mount.target, &mounts[j].target))
+            .max_by_key(|&j| depth(&mounts[j].target));
+        let in_a = !mount.writable && parent.is_none_or(|p| phase_a[p]);
+        parent_idx.push(parent);
+        phase_a.push(in_a);
+    }
+
+    let mut later = Vec::new();
+    let mut covers = Vec::new();
+    for (idx, mount) in mounts.iter().enumerate() {
+        let mut point_ops = Vec::new();
+        mount_point(
+            mount,
+            parent_idx[idx].map(|p| &mounts[p]),
+            made,
+            &mut point_ops,
+        )?;
+        let mount_ops = mount_ops(mount);
+        if phase_a[idx] {
+            ops.extend(point_ops);
+            ops.extend(mount_ops);
+            covers.push(mount.target.clone());
+        } else if parent_idx[idx].is_none() {
+            // The mount point is in the root tmpfs, which is read-only
+            // once phase A ends.
+            ops.extend(point_ops);
+            later.extend(mount_ops);
+        } else {
+            later.extend(point_ops);
+            later.extend(mount_ops);
+            if !mount.writable {
+                later.push(Op::ReadOnly {
+                    target: mount.target.clone(),
+                    recursive: true,
+                    covers: vec![mount.target.clone()],
+                });
+            }
+        }
+    }
+    ops.push(Op::ReadOnly {
+        target: "/".into(),
+        recursive: true,
+        covers,
+    });
+    ops.extend(later);
+    Ok(())
+}
+
+fn mount_ops(mount: &ViewMount) -> Vec<Op> {
+    let target = mount.target.clone();
+    match &mount.kind {
+        MountKind::Bind { source, .. } => vec![Op::Bind {
+            // Canonical sources are UTF-8: checked when they were made.
+            source: source.to_string_lossy().into_owned(),
+            target,
+        }],
+        MountKind::Tmpfs => vec![Op::Tmpfs { target }],
+        MountKind::Proc => vec![Op::Proc { target }],
+    }
+}
+
+/// The ops that make `mount`'s mount point exist, given the mount it is
+/// nested in (None: the root tmpfs).
+fn mount_point(
+    mount: &ViewMount,
+    parent: Option<&ViewMount>,
+    made: &mut HashSet<String>,
+    ops: &mut Vec<Op>,
+) -> Result<(), SandboxError> {
+    let is_dir = match &mount.kind {
+        MountKind::Bind { is_dir, .. } => *is_dir,
+        MountKind::Tmpfs | MountKind::Proc => true,
+    };
+    let Some(parent) = parent else {
+        if let Some(dir) = parent_of(&mount.target) {
+            make_dirs(dir, made, ops);
+        }
+        if is_dir {
+            make_dirs(&mount.target, made, ops);
+        } else {
+            ops.push(Op::File {
+                path: mount.target.clone(),
+            });
+        }
+        return Ok(());
+    };
+    let rest = &mount.target[parent.target.len()..];
+    match &parent.kind {
+        MountKind::Bind { source, .. } if !parent.writable => {
+            // Never write into a read-only input: the point must exist.
+            let host = source.join(rest.trim_start_matches('/'));
+            let ok = match std::fs::metadata(&host) {
+                Ok(meta) => meta.is_dir() == is_dir,
+                Err(_) => false,
+            };
+            if !ok {
+                return Err(SandboxError::InvalidSpec {
+                    message: format!(
+                        "mount target `{}` is inside the read-only mount at `{}`, \
+                         so `{}` must already exist as a {}",
+                        mount.target,
+                        parent.target,
+                        host.display(),
+                        if is_dir { "directory" } else { "file" }
+                    ),
+                });
+            }
+        }
+        MountKind::Proc => {
+            return Err(SandboxError::InvalidSpec {
+                message: format!("mount target `{}` is inside /proc", mount.target),
+            });
+        }
+        _ => {
+            // A writable bind or a tmpfs: create what is missing (on the
+            // host, for a bind; the caller gave it to us writable).
+            let mut dir = parent.target.clone();
+            let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+            for (idx, part) in parts.iter().enumerate() {
+                dir = join(&dir, part);
+                if idx + 1 < parts.len() || is_dir {
+                    ops.push(Op::Dir { path: dir.clone() });
+                } else {
+                    ops.push(Op::File { path: dir.clone() });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `mkdir -p` in the root tmpfs, emitting only directories not made yet.
+fn make_dirs(path: &str, made: &mut HashSet<String>, ops: &mut Vec<Op>) {
+    if made.contains(path) {
+        return;
+    }
+    if let Some(parent) = parent_of(path) {
+        make_dirs(parent, made, ops);
+    }
+    made.insert(path.to_string());
+    ops.push(Op::Dir { path: path.into() });
+}
+
+/// The generated `/etc` files: who the task is, and names resolved from
+/// files only.
+fn etc_files(uid: u32, gid: u32, hostname: &str) -> Vec<(&'static str, String)> {
+    let mut passwd = String::from("root:x:0:0:root:/root:/bin/sh\n");
+    let mut group = String::from("root:x:0:\n");
+    if uid != 0 {
+        passwd.push_str(&format!(
+            "bitzel:x:{uid}:{gid}:bitzel:/nonexistent:/bin/sh\n"
+        ));
+    }
+    if gid != 0 {
+        group.push_str(&format!("bitzel:x:{gid}:\n"));
+    }
+    // Host ids outside the user namespace's map show as the overflow id.
+    passwd.push_str("nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
+    group.push_str("nogroup:x:65534:\n");
+    let hosts = format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost\n");
+    let nsswitch = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n\
+                    networks: files\nprotocols: files\nservices: files\n"
+        .to_string();
+    vec![
+        ("passwd", passwd),
+        ("group", group),
+        ("hosts", hosts),
+        ("hostname", format!("{hostname}\n")),
+        ("nsswitch.conf", nsswitch),
+    ]
+}
+
+/// An absolute, normal path inside the view, as a string without a
+/// trailing slash.
+fn view_path(path: &Path, what: &str) -> Result<String, SandboxError> {
+    let text = utf8(path, what)?;
+    let invalid = |why: &str| SandboxError::InvalidSpec {
+        message: format!("{what} `{text}` {why}"),
+    };
+    if !path.is_absolute() {
+        return Err(invalid("is not absolute"));
+    }
+    let mut out = String::new();
+    for component in path.components() {
+        match component {
+            Component::RootDir => {}
+            Component::Normal(part) => {
+                out.push('/');
+                out.push_str(&part.to_string_lossy());
+            }
+            Component::CurDir | Component::ParentDir | Component::Prefix(_) => {
+                return Err(invalid("has `.` or `..` components"));
+            }
+        }
+    }
+    no_nul(&out, what)?;
+    if out.is_empty() {
+        out.push('/');
+    }
+    Ok(out)
+}
+
+/// A host path made canonical, so it resolves the same from under the old
+/// root.
+fn canonical(path: &Path, what: &str) -> Result<PathBuf, SandboxError> {
+    let source = path
+        .canonicalize()
+        .map_err(|error| SandboxError::MountSource {
+            what: what.to_string(),
+            path: path.to_path_buf(),
+            error,
+        })?;
+    utf8(&source, what)?;
+    Ok(source)
+}
+
+fn utf8<'a>(path: &'a Path, what: &str) -> Result<&'a str, SandboxError> {
+    path.to_str().ok_or_else(|| SandboxError::InvalidSpec {
+        message: format!("{what} `{}` is not valid UTF-8", path.display()),
+    })
+}
+
+fn no_nul(text: &str, what: &str) -> Result<(), SandboxError> {
+    if text.contains('\0') {
+        return Err(SandboxError::InvalidSpec {
+            message: format!("{what} `{}` contains a NUL byte", text.escape_debug()),
+        });
+    }
+    Ok(())
+}
+
+fn depth(path: &str) -> usize {
+    path.split('/').filter(|p| !p.is_empty()).count()
+}
+
+/// `path` is `dir` or below it (whole components).
+fn is_within(path: &str, dir: &str) -> bool {
+    dir == "/"
+        || path == dir
+        || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
+}
+
+fn parent_of(path: &str) -> Option<&str> {
+    match path.rfind('/') {
+        Some(0) if path.len() > 1 => Some("/"),
+        Some(0) | None => None,
+        Some(at) => Some(&path[..at]),
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The mount targets of a plan, in order (for tests and diagnostics).
+#[cfg(test)]
+fn mount_targets(ops: &[Op]) -> Vec<&str> {
+    ops.iter()
+        .filter_map(|op| match op {
+            Op::Bind { target, .. } | Op::Tmpfs { target } | Op::Proc { target } => {
+                Some(target.as_str())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The set of view paths an op list writes to before the root becomes
+/// read-only (for tests).
+#[cfg(test)]
+fn phase_a_paths(ops: &[Op]) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for op in ops {
+        match op {
+            Op::ReadOnly { target, .. } if target == "/" => break,
+            Op::Dir { path } | Op::File { path } => {
+                out.insert(path.clone());
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::Mount;
+
+    fn spec_with(mounts: Vec<Mount>) -> SandboxSpec {
+        let mut spec = SandboxSpec::new(["true"]);
+        spec.system_dirs = Vec::new();
+        spec.mounts = mounts;
+        spec
+    }
+
+    #[test]
+    fn view_paths_are_normalised_and_checked() {
+        assert_eq!(view_path(Path::new("/a/b/"), "x").unwrap(), "/a/b");
+        assert_eq!(view_path(Path::new("/"), "x").unwrap(), "/");
+        assert!(view_path(Path::new("a/b"), "x").is_err());
+        assert!(view_path(Path::new("/a/../b"), "x").is_err());
+        assert!(is_within("/a/b", "/a"));
+        assert!(!is_within("/ab", "/a"));
+        assert!(is_within("/a", "/"));
+        assert_eq!(parent_of("/a"), Some("/"));
+        assert_eq!(parent_of("/a/b"), Some("/a"));
+        assert_eq!(parent_of("/"), None);
+    }
+
+    #[test]
+    fn a_writable_mount_nested_in_a_read_only_one_needs_its_mount_point() {
+        let outer = tempfile::tempdir().unwrap();
+        let inner = tempfile::tempdir().unwrap();
+        let spec = spec_with(vec![
+            Mount::read_only(outer.path(), "/deps"),
+            Mount::writable(inner.path(), "/deps/work"),
+        ]);
+        let err = plan(&spec, &[], 1000, 1000).unwrap_err().to_string();
+        assert!(err.contains("must already exist"), "{err}");
+
+        std::fs::create_dir(outer.path().join("work")).unwrap();
+        let plan = plan(&spec, &[], 1000, 1000).unwrap();
+        let targets = mount_targets(&plan.ops);
+        let deps = targets.iter().position(|t| *t == "/deps").unwrap();
+        let work = targets.iter().position(|t| *t == "/deps/work").unwrap();
+        assert!(deps < work);
+        // The read-only input is never written to: no op creates a path
+        // below /deps.
+        assert!(!plan.ops.iter().any(|op| matches!(op,
+            Op::Dir { path } | Op::File { path } if path.starts_with("/deps/"))));
+    }
+
+    #[test]
+    fn read_only_mounts_inside_writable_ones_come_after_the_root_is_sealed() {
+        let work = tempfile::tempdir().unwrap();
+        let deps = tempfile::tempdir().unwrap();
+        let spec = spec_with(vec![
+            Mount::read_only(deps.path(), "/work/build/deps"),
+            Mount::writable(work.path(), "/work/build"),
+        ]);
+        let plan = plan(&spec, &[], 0, 0).unwrap();
+        let seal = plan
+            .ops
+            .iter()
+            .position(|op| matches!(op, Op::ReadOnly { target, .. } if target == "/"))
+            .unwrap();
+        let bind_at = |t: &str| {
+            plan.ops
+                .iter()
+                .position(|op| matches!(op, Op::Bind { target, .. } if target == t))
+                .unwrap()
+        };
+        assert!(seal < bind_at("/work/build"));
+        assert!(bind_at("/work/build") < bind_at("/work/build/deps"));
+        // The nested read-only mount gets its own flag, and its mount
+        // point is made inside the writable mount, after it is mounted.
+        assert!(
+            plan.ops[bind_at("/work/build/deps") + 1..].iter().any(
+                |op| matches!(op, Op::ReadOnly { target, .. } if target == "/work/build/deps")
+            )
+        );
+        assert!(phase_a_paths(&plan.ops).contains("/work/build"));
+        assert!(!phase_a_paths(&plan.ops).contains("/work/build/deps"));
+    }
+
+    #[test]
+    fn reserved_and_duplicate_targets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for target in ["/proc/x", "/dev", "/hosttools/sh", "/"] {
+            let spec = spec_with(vec![Mount::writable(dir.path(), target)]);
+            let err = plan(&spec, &[], 0, 0).unwrap_err().to_string();
+            assert!(err.contains("reserved"), "{target}: {err}");
+        }
+        let spec = spec_with(vec![
+            Mount::writable(dir.path(), "/w"),
+            Mount::read_only(dir.path(), "/w/"),
+        ]);
+        let err = plan(&spec, &[], 0, 0).unwrap_err().to_string();
+        assert!(err.contains("two mounts at `/w`"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_mount_source_names_the_path() {
+        let spec = spec_with(vec![Mount::read_only("/nonexistent/bitzel-src", "/src")]);
+        let err = plan(&spec, &[], 0, 0).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/bitzel-src"), "{err}");
+    }
+}
