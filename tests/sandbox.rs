@@ -65,3 +65,514 @@ fn a_task_runs_and_its_output_goes_to_the_log() {
     };
     assert_eq!(out, "hello\noops\n");
 }
+
+/// A directory outside every sandbox's view (not under the host's /tmp,
+/// which a sandbox would not show anyway).
+fn host_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+}
+
+/// The pid namespace a running sandbox's processes are in.
+fn pid_namespace(running: &Running) -> String {
+    let link = format!("/proc/{}/ns/pid_for_children", running.pid());
+    std::fs::read_link(link)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Host pids of the live processes in `namespace`.
+fn processes_in(namespace: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(link) = std::fs::read_link(entry.path().join("ns/pid")) {
+            if link.to_string_lossy() == namespace {
+                pids.push(pid);
+            }
+        }
+    }
+    pids
+}
+
+#[test]
+fn exit_codes_and_signals_propagate() {
+    let Some((status, _)) = run(&shell("exit 3")) else {
+        return;
+    };
+    assert_eq!(status.code(), Some(3));
+    let (status, _) = run(&shell("exit 0")).unwrap();
+    assert!(status.success());
+    let (status, _) = run(&shell("kill -TERM $$; sleep 5")).unwrap();
+    assert_eq!(status.signal(), Some(15), "{status}");
+    let (status, _) = run(&shell("kill -SEGV $$; sleep 5")).unwrap();
+    assert_eq!(status.signal(), Some(11), "{status}");
+    assert!(!status.core_dumped());
+}
+
+#[test]
+fn the_environment_is_exactly_the_given_one() {
+    let mut spec = SandboxSpec::new(["env"]);
+    spec.hosttools = vec!["env".into()];
+    spec.env = BTreeMap::from([
+        ("PATH".to_string(), "/hosttools".to_string()),
+        ("FOO".to_string(), "bar baz".to_string()),
+        ("EMPTY".to_string(), String::new()),
+    ]);
+    // SAFETY (of the test): nothing else in this test binary reads it.
+    let Some(out) = output_of(&spec) else {
+        return;
+    };
+    assert_eq!(out, "EMPTY=\nFOO=bar baz\nPATH=/hosttools\n");
+}
+
+#[test]
+fn only_listed_host_tools_are_found() {
+    // `ls` is not listed here, `cat` is.
+    let mut spec = shell(
+        "cat /dev/null && echo cat-ran; \
+         command -v ls || echo no-ls; \
+         for p in /usr/bin/ls /bin/ls /usr/local/bin/ls; do test -e $p && echo found-$p; done; \
+         exit 0",
+    );
+    spec.hosttools = vec!["sh".into(), "cat".into()];
+    let Some(out) = output_of(&spec) else {
+        return;
+    };
+    assert_eq!(out, "cat-ran\nno-ls\n");
+
+    // Run directly, an unlisted tool is a spawn error naming it.
+    let mut spec = SandboxSpec::new(["ls"]);
+    spec.hosttools = vec!["cat".into()];
+    spec.env = BTreeMap::from([("PATH".to_string(), "/hosttools".to_string())]);
+    match sandbox().spawn(&spec) {
+        Err(SandboxError::Setup { step, error }) => {
+            assert!(step.contains("run `ls`"), "{step}");
+            assert_eq!(error.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected a set-up error, got {other:?}"),
+    }
+
+    // A tool missing on the host is refused before anything starts.
+    let mut spec = shell("true");
+    spec.hosttools.push("no-such-tool-bitzel".into());
+    let err = sandbox().spawn(&spec).unwrap_err().to_string();
+    assert!(err.contains("`no-such-tool-bitzel`"), "{err}");
+}
+
+#[test]
+fn shebangs_find_listed_tools_only() {
+    let work = host_dir();
+    let script = work.path().join("script");
+    std::fs::write(&script, "#!/bin/sh\necho from-sh\n").unwrap();
+    let env_script = work.path().join("env-script");
+    std::fs::write(
+        &env_script,
+        "#!/usr/bin/env bash\necho from-bash $BASH_VERSION\n",
+    )
+    .unwrap();
+    let perl_script = work.path().join("perl-script");
+    std::fs::write(&perl_script, "#!/usr/bin/perl\nprint 1;\n").unwrap();
+    for path in [&script, &env_script, &perl_script] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut spec =
+        shell("/work/script && /work/env-script && { /work/perl-script || echo no-perl; }");
+    spec.mounts = vec![Mount::read_only(work.path(), "/work")];
+    let Some(out) = output_of(&spec) else {
+        return;
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "from-sh");
+    assert!(
+        lines[1].starts_with("from-bash 5") || lines[1].starts_with("from-bash 4"),
+        "{out}"
+    );
+    assert_eq!(lines.last(), Some(&"no-perl"), "{out}");
+}
+
+#[test]
+fn the_host_outside_the_view_is_invisible() {
+    let secret_dir = host_dir();
+    let secret = secret_dir.path().join("secret");
+    std::fs::write(&secret, "secret").unwrap();
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    assert!(Path::new(&home).exists());
+    let script = format!(
+        "for p in {secret} {home} /root /home /work /usr/bin/find /bin/find /sbin /etc/shadow /etc/os-release /sys/kernel /run; do \
+           if test -e $p; then echo visible:$p; fi; done; \
+         cat {secret} 2>/dev/null && echo read-secret; exit 0",
+        secret = secret.display(),
+    );
+    let Some(out) = output_of(&shell(&script)) else {
+        return;
+    };
+    assert_eq!(out, "", "the task saw host paths");
+}
+
+#[test]
+fn the_view_holds_only_what_was_given() {
+    let Some(out) = output_of(&shell(
+        "ls -A /; echo --; ls -A /etc; echo --; ls -A /dev; echo --; ls /usr",
+    )) else {
+        return;
+    };
+    let mut sections = out.split("--\n");
+    let root: Vec<&str> = sections.next().unwrap().lines().collect();
+    let etc: Vec<&str> = sections.next().unwrap().lines().collect();
+    let dev: Vec<&str> = sections.next().unwrap().lines().collect();
+    let usr: Vec<&str> = sections.next().unwrap().lines().collect();
+    let allowed_root = [
+        "bin",
+        "dev",
+        "etc",
+        "hosttools",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "proc",
+        "tmp",
+        "usr",
+    ];
+    for name in &root {
+        assert!(
+            allowed_root.contains(name),
+            "unexpected /{name} in {root:?}"
+        );
+    }
+    let allowed_etc = [
+        "passwd",
+        "group",
+        "hosts",
+        "hostname",
+        "nsswitch.conf",
+        "mtab",
+        "ld.so.cache",
+        "ld.so.conf",
+        "ld.so.conf.d",
+        "alternatives",
+    ];
+    for name in &etc {
+        assert!(
+            allowed_etc.contains(name),
+            "unexpected /etc/{name} in {etc:?}"
+        );
+    }
+    assert!(
+        !etc.contains(&"resolv.conf"),
+        "no resolver without the network"
+    );
+    let mut dev_sorted = dev.clone();
+    dev_sorted.sort();
+    assert_eq!(
+        dev_sorted,
+        [
+            "fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom",
+            "zero"
+        ]
+    );
+    for name in &usr {
+        assert!(
+            [
+                "bin", "include", "lib", "lib32", "lib64", "libx32", "libexec", "share"
+            ]
+            .contains(name),
+            "unexpected /usr/{name}"
+        );
+    }
+}
+
+#[test]
+fn writes_only_reach_writable_mounts() {
+    let inputs = host_dir();
+    std::fs::write(inputs.path().join("input"), "original").unwrap();
+    let work = host_dir();
+    let mut spec = shell(
+        "for p in /inputs/input /inputs/new /new /etc/passwd /usr/lib/new /hosttools/cat /dev/new; do \
+           if echo x > $p; then echo wrote:$p; fi; done 2>/dev/null; \
+         touch /inputs 2>/dev/null && echo touched-inputs; \
+         echo result > /work/out && echo > /dev/null && echo ok",
+    );
+    spec.mounts = vec![
+        Mount::read_only(inputs.path(), "/inputs"),
+        Mount::writable(work.path(), "/work"),
+    ];
+    let Some(out) = output_of(&spec) else {
+        return;
+    };
+    assert_eq!(out, "ok\n");
+    assert_eq!(
+        std::fs::read_to_string(inputs.path().join("input")).unwrap(),
+        "original"
+    );
+    assert!(!inputs.path().join("new").exists());
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("out")).unwrap(),
+        "result\n"
+    );
+}
+
+#[test]
+fn read_only_mounts_hold_without_mount_setattr() {
+    let inputs = host_dir();
+    std::fs::write(inputs.path().join("input"), "original").unwrap();
+    let work = host_dir();
+    let mut spec = shell(
+        "for p in /inputs/input /new /usr/lib/new; do if echo x > $p; then echo wrote:$p; fi; done 2>/dev/null; \
+         echo result > /work/out && echo ok",
+    );
+    spec.mounts = vec![
+        Mount::read_only(inputs.path(), "/inputs"),
+        Mount::writable(work.path(), "/work"),
+    ];
+    spec.log = Some(work.path().join("log"));
+    let mut running = match sandbox().force_legacy_remount().spawn(&spec) {
+        Ok(running) => running,
+        Err(SandboxError::Unsupported { .. }) => return,
+        Err(error) => panic!("{error}"),
+    };
+    assert!(running.wait().unwrap().success());
+    assert_eq!(
+        std::fs::read_to_string(work.path().join("log")).unwrap(),
+        "ok\n"
+    );
+}
+
+#[test]
+fn nested_mounts_follow_their_parents() {
+    let work = host_dir();
+    let deps = host_dir();
+    std::fs::write(deps.path().join("dep"), "dep").unwrap();
+    let mut spec = shell(
+        "cat /build/deps/dep; echo; { echo x > /build/deps/new; } 2>/dev/null && echo wrote-dep; \
+         echo out > /build/out && echo ok",
+    );
+    spec.mounts = vec![
+        Mount::read_only(deps.path(), "/build/deps"),
+        Mount::writable(work.path(), "/build"),
+    ];
+    let Some(out) = output_of(&spec) else {
+        return;
+    };
+    assert_eq!(out, "dep\nok\n");
+    // The mount point was made in the writable mount, on the host.
+    assert!(work.path().join("deps").is_dir());
+    assert!(!deps.path().join("new").exists());
+}
+
+#[test]
+fn tmp_is_private() {
+    let marker = format!("/tmp/bitzel-sandbox-test-{}", std::process::id());
+    std::fs::write(&marker, "host").unwrap();
+    let script = format!(
+        "test -e {marker} && echo sees-host-tmp; \
+         test -e /tmp/left-behind && echo sees-earlier-sandbox; \
+         echo x > /tmp/left-behind && ls -A /tmp"
+    );
+    let Some(out) = output_of(&shell(&script)) else {
+        return;
+    };
+    assert_eq!(out, "left-behind\n");
+    // A second sandbox gets a fresh /tmp too, and the host never saw it.
+    let out = output_of(&shell(&script)).unwrap();
+    assert_eq!(out, "left-behind\n");
+    assert!(!Path::new("/tmp/left-behind").exists());
+    std::fs::remove_file(&marker).unwrap();
+}
+
+#[test]
+fn the_network_is_the_hosts_only_when_asked() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let script = format!("echo hello > /dev/tcp/127.0.0.1/{port}");
+    let Some((status, log)) = run(&shell(&format!("exec bash -c '{script}'"))) else {
+        return;
+    };
+    assert!(!status.success(), "connected without the network: {log}");
+    assert!(
+        listener.accept().is_err(),
+        "the host listener saw a connection"
+    );
+
+    let mut spec = shell(&format!("exec bash -c '{script}'"));
+    spec.network = true;
+    let (status, log) = run(&spec).unwrap();
+    assert!(status.success(), "no connection with the network: {log}");
+    let (mut stream, _) = listener.accept().unwrap();
+    stream.set_nonblocking(false).unwrap();
+    let mut got = String::new();
+    stream.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "hello\n");
+}
+
+#[test]
+fn loopback_is_up_in_the_new_network_namespace() {
+    // With `lo` down, connecting to 127.0.0.1 fails with "Network is
+    // unreachable"; with it up and nobody listening, the port refuses.
+    let script = "exec 3<>/dev/tcp/127.0.0.1/1";
+    let Some((status, log)) = run(&shell(&format!("exec bash -c '{script}'"))) else {
+        return;
+    };
+    assert!(!status.success());
+    assert!(log.contains("Connection refused"), "{log}");
+}
+
+#[test]
+fn identity_and_hostname_are_fixed() {
+    let Some(out) = output_of(&shell(
+        "id -u; id -g; cat /proc/sys/kernel/hostname; cat /etc/hostname",
+    )) else {
+        return;
+    };
+    let uid = nix::unistd::getuid().as_raw();
+    let gid = nix::unistd::getgid().as_raw();
+    assert_eq!(out, format!("{uid}\n{gid}\nbitzel\nbitzel\n"));
+}
+
+#[test]
+fn the_task_has_no_capabilities_and_its_own_pids() {
+    let Some(out) = output_of(&shell(
+        "while read k v; do case $k in CapEff:|CapBnd:|CapPrm:) echo $k $v;; esac; done < /proc/self/status; \
+         ls /proc | while read p; do case $p in [0-9]*) echo pid $p;; esac; done",
+    )) else {
+        return;
+    };
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "CapPrm: 0000000000000000");
+    assert_eq!(lines[1], "CapEff: 0000000000000000");
+    if nix::unistd::getuid().is_root() {
+        assert_eq!(lines[2], "CapBnd: 0000000000000000");
+    }
+    // The init (1), the shell (2) and its pipeline: nothing of the host.
+    let pids: Vec<u32> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("pid "))
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(pids.contains(&1) && pids.contains(&2), "{pids:?}");
+    assert!(pids.iter().all(|&p| p < 10), "{pids:?}");
+}
+
+#[test]
+fn background_processes_die_with_the_task() {
+    let Some(mut running) = start(&shell("sleep 100 & sleep 100 & echo started")) else {
+        return;
+    };
+    let namespace = pid_namespace(&running);
+    let started = Instant::now();
+    let status = running.wait().unwrap();
+    assert!(status.success());
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(processes_in(&namespace), Vec::<u32>::new());
+}
+
+#[test]
+fn kill_stops_a_long_task_promptly() {
+    let Some(mut running) = start(&shell("sleep 100 & sleep 100")) else {
+        return;
+    };
+    let namespace = pid_namespace(&running);
+    assert!(!processes_in(&namespace).is_empty());
+    let started = Instant::now();
+    running.kill().unwrap();
+    let status = running.wait().unwrap();
+    assert_eq!(status.signal(), Some(9));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The init and the task follow the helper through their parent-death
+    // signals; give the kernel a moment to finish tearing them down.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_in(&namespace).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(processes_in(&namespace), Vec::<u32>::new());
+    // Killing an ended task is fine.
+    running.kill().unwrap();
+}
+
+#[test]
+fn a_sandbox_dies_with_the_thread_that_started_it() {
+    // PR_SET_PDEATHSIG follows the spawning thread: this is how a killed
+    // bitzel kills its sandboxes, and why the caller must spawn from a
+    // thread that outlives the task.
+    let spawned = std::thread::spawn(|| start(&shell("sleep 100")))
+        .join()
+        .unwrap();
+    let Some(mut running) = spawned else {
+        return;
+    };
+    let started = Instant::now();
+    let status = running.wait().unwrap();
+    assert_eq!(status.signal(), Some(9), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn set_up_errors_name_the_step_and_path() {
+    let mut spec = shell("true");
+    spec.cwd = PathBuf::from("/no/such/dir");
+    let Err(err) = sandbox().spawn(&spec) else {
+        panic!("a missing working directory must fail");
+    };
+    if matches!(err, SandboxError::Unsupported { .. }) {
+        return;
+    }
+    let text = err.to_string();
+    assert!(text.contains("`/no/such/dir`"), "{text}");
+    assert!(text.contains("No such file"), "{text}");
+
+    let mut spec = shell("true");
+    spec.mounts = vec![Mount::read_only("/no/such/source", "/src")];
+    let text = sandbox().spawn(&spec).unwrap_err().to_string();
+    assert!(text.contains("/no/such/source"), "{text}");
+
+    let text = Sandbox::with_helper("/no/such/helper")
+        .spawn(&shell("true"))
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("/no/such/helper"), "{text}");
+}
+
+#[test]
+fn many_sandboxes_run_in_parallel() {
+    let threads: Vec<_> = (0..8)
+        .map(|n| {
+            std::thread::spawn(move || {
+                let spec = shell(&format!("echo task-{n}; exit {n}"));
+                run(&spec).map(|(status, out)| (n, status.code(), out))
+            })
+        })
+        .collect();
+    for thread in threads {
+        let Some((n, code, out)) = thread.join().unwrap() else {
+            return;
+        };
+        assert_eq!(code, Some(n));
+        assert_eq!(out, format!("task-{n}\n"));
+    }
+}
+
+#[test]
+fn a_log_file_is_appended_to() {
+    let dir = host_dir();
+    let log = dir.path().join("log");
+    std::fs::File::create(&log)
+        .unwrap()
+        .write_all(b"before\n")
+        .unwrap();
+    let mut spec = shell("echo during");
+    spec.log = Some(log.clone());
+    let Some(mut running) = start(&spec) else {
+        return;
+    };
+    assert!(running.wait().unwrap().success());
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "before\nduring\n");
+}
