@@ -15,8 +15,14 @@ const TOOLS: &[&str] = &[
     "sh", "bash", "cat", "echo", "env", "ls", "sleep", "touch", "id",
 ];
 
-fn sandbox() -> Sandbox {
+fn new_sandbox() -> Sandbox {
     Sandbox::with_helper(env!("CARGO_BIN_EXE_bitzel-sandbox"))
+}
+
+/// One sandbox shared by the tests, as the executor's threads share one.
+fn sandbox() -> &'static Sandbox {
+    static SANDBOX: std::sync::LazyLock<Sandbox> = std::sync::LazyLock::new(new_sandbox);
+    &SANDBOX
 }
 
 /// A spec running `script` with `sh -c`, the test tools, and a PATH of
@@ -74,7 +80,7 @@ fn host_dir() -> tempfile::TempDir {
 
 /// The pid namespace a running sandbox's processes are in.
 fn pid_namespace(running: &Running) -> String {
-    let link = format!("/proc/{}/ns/pid_for_children", running.pid());
+    let link = format!("/proc/{}/ns/pid", running.pid());
     std::fs::read_link(link)
         .unwrap()
         .to_string_lossy()
@@ -330,7 +336,8 @@ fn read_only_mounts_hold_without_mount_setattr() {
         Mount::writable(work.path(), "/work"),
     ];
     spec.log = Some(work.path().join("log"));
-    let mut running = match sandbox().force_legacy_remount().spawn(&spec) {
+    let legacy = new_sandbox().force_legacy_remount();
+    let mut running = match legacy.spawn(&spec) {
         Ok(running) => running,
         Err(SandboxError::Unsupported { .. }) => return,
         Err(error) => panic!("{error}"),
@@ -487,32 +494,91 @@ fn kill_stops_a_long_task_promptly() {
         "{:?}",
         started.elapsed()
     );
-    // The init and the task follow the helper through their parent-death
-    // signals; give the kernel a moment to finish tearing them down.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !processes_in(&namespace).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // The init was reaped after the kernel emptied its namespace.
     assert_eq!(processes_in(&namespace), Vec::<u32>::new());
     // Killing an ended task is fine.
     running.kill().unwrap();
 }
 
+/// Waits up to five seconds for `namespace` to empty.
+fn assert_emptied(namespace: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_in(namespace).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(processes_in(namespace), Vec::<u32>::new());
+}
+
 #[test]
-fn a_sandbox_dies_with_the_thread_that_started_it() {
-    // PR_SET_PDEATHSIG follows the spawning thread: this is how a killed
-    // bitzel kills its sandboxes, and why the caller must spawn from a
-    // thread that outlives the task.
-    let spawned = std::thread::spawn(|| start(&shell("sleep 100")))
-        .join()
-        .unwrap();
-    let Some(mut running) = spawned else {
+fn dropping_a_running_task_kills_it() {
+    let Some(running) = start(&shell("sleep 100 & sleep 100")) else {
         return;
     };
+    let namespace = pid_namespace(&running);
+    drop(running);
+    assert_emptied(&namespace);
+}
+
+#[test]
+fn dropping_the_sandbox_kills_its_tasks() {
+    let own = new_sandbox();
+    let mut running = match own.spawn(&shell("sleep 100")) {
+        Ok(running) => running,
+        Err(SandboxError::Unsupported { .. }) => return,
+        Err(error) => panic!("{error}"),
+    };
+    let namespace = pid_namespace(&running);
     let started = Instant::now();
-    let status = running.wait().unwrap();
-    assert_eq!(status.signal(), Some(9), "{status}");
+    drop(own);
+    assert!(running.wait().is_err(), "no status from a killed sandbox");
     assert!(started.elapsed() < Duration::from_secs(5));
+    assert_emptied(&namespace);
+}
+
+/// Set in the copy of this test binary that plays bitzel.
+const CHILD_ROLE: &str = "BITZEL_SANDBOX_TEST_ROLE";
+
+#[test]
+fn a_killed_bitzel_kills_its_sandboxes() {
+    if std::env::var_os(CHILD_ROLE).is_some() {
+        // The stand-in for bitzel: start a task, say where it is, and
+        // wait to be killed.
+        let Some(running) = start(&shell("sleep 100")) else {
+            println!("unsupported");
+            return;
+        };
+        println!("namespace={}", pid_namespace(&running));
+        std::thread::sleep(Duration::from_secs(60));
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_killed_bitzel_kills_its_sandboxes",
+            "--nocapture",
+        ])
+        .env(CHILD_ROLE, "bitzel")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut namespace = None;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line.unwrap();
+        if line == "unsupported" {
+            break;
+        }
+        if let Some(ns) = line.strip_prefix("namespace=") {
+            namespace = Some(ns.to_string());
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let Some(namespace) = namespace else {
+        return;
+    };
+    assert_emptied(&namespace);
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! is the name BitBake's symlink would give.
 //!
 //! Identity is the SHA-256 of that file, memoised per process by path,
-//! device, inode, size, modification and change time, so upgrading a host
+//! device, inode, size and modification time (not the change time, which
+//! the sandbox's own hard links to the file change), so upgrading a host
 //! tool changes the signatures of the tasks that may run it. A compiler
 //! driver (`gcc`, `g++`, `cc`, `c++`, `cpp`, `*-gcc`, `*-g++`) is a small
 //! program that runs the real compiler, so its identity also covers the
@@ -172,7 +173,6 @@ struct FileKey {
     ino: u64,
     size: u64,
     mtime: (i64, i64),
-    ctime: (i64, i64),
 }
 
 fn file_key(path: &Path) -> Result<FileKey, SandboxError> {
@@ -186,7 +186,6 @@ fn file_key(path: &Path) -> Result<FileKey, SandboxError> {
         ino: meta.ino(),
         size: meta.size(),
         mtime: (meta.mtime(), meta.mtime_nsec()),
-        ctime: (meta.ctime(), meta.ctime_nsec()),
     })
 }
 
@@ -211,13 +210,13 @@ fn file_digest(path: &Path) -> Result<String, SandboxError> {
         }
         hasher.update(&buf[..n]);
     }
-    let digest: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex(&hasher.finalize());
     lock(&DIGESTS).insert(key, digest.clone());
     Ok(digest)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A poisoned memo is still a valid memo: entries are inserted whole.
@@ -269,7 +268,7 @@ mod tests {
         let names = vec!["tool".to_string(), "alias".to_string()];
         let before = identity(&names, &path).unwrap();
         // sha256 of "#!/bin/sh\necho one\n"
-        let expected = format!("{:x}", Sha256::digest(b"#!/bin/sh\necho one\n"));
+        let expected = hex(&Sha256::digest(b"#!/bin/sh\necho one\n"));
         assert_eq!(before["tool"], expected);
         assert_eq!(before["alias"], expected);
         std::fs::write(dir.path().join("tool"), "#!/bin/sh\necho two\n").unwrap();

@@ -1,39 +1,49 @@
-//! The `bitzel-sandbox` helper: the process side of [`super::Sandbox`].
+//! The `bitzel-sandbox` binary's side of [`super::Sandbox`]: four kinds of
+//! process, each single-threaded, so forking is safe.
 //!
-//! Three processes, each single-threaded, so forking is safe:
-//! 1. the *helper*, started by bitzel, reads the plan from the control
-//!    socket on its stdin, unshares the namespaces, writes the uid and gid
-//!    maps and forks the init; then it waits for the init and exits with
-//!    the task's status (re-raising a fatal signal, without a core dump);
-//! 2. the *init*, pid 1 of the new pid namespace, builds the view from the
-//!    plan's ops, pivots into it, forks the task, tells bitzel whether the
-//!    exec worked, reaps every process until the task exits, and passes
-//!    the task's raw wait status to the helper through a pipe (pid 1
-//!    cannot re-raise a signal on itself);
-//! 3. the *task*: signal dispositions and mask reset, capabilities
-//!    dropped when its uid is 0, stdin `/dev/null`, then `execve`.
+//! 1. The *zygote*, started once per [`super::Sandbox`]: waits for spawn
+//!    requests on its control socket (stdin) and forks a helper for each.
+//!    Forking this small process costs a fraction of exec'ing a new one,
+//!    which is the point of having it. End of file on the control socket
+//!    (bitzel exited, was killed, or dropped the `Sandbox`) ends it.
+//! 2. The *helper*, one per task, with `PR_SET_PDEATHSIG` = `SIGKILL`
+//!    towards the zygote: reads the plan from the sandbox's socket,
+//!    unshares the namespaces, writes the uid and gid maps, forks the
+//!    init, relays the init's reports to bitzel, kills the init when
+//!    bitzel asks or goes away, and reports the task's exit status.
+//! 3. The *init*, pid 1 of the new pid namespace, with the parent-death
+//!    signal towards the helper: builds the view from the plan's ops,
+//!    pivots into it, forks the task, reaps every process until the task
+//!    exits, and reports the task's raw wait status. When it exits the
+//!    kernel kills what is left in the namespace before the helper's
+//!    `waitpid` returns.
+//! 4. The *task*: signal dispositions and mask reset, capabilities dropped
+//!    when its uid is 0, `no_new_privs`, stdin `/dev/null`, then `execve`
+//!    with exactly the plan's environment.
 //!
 //! The view is built under `/newroot`, a tmpfs inside a staging tmpfs
 //! that becomes the root first, with the host's tree at `/.oldroot` as
 //! the source of binds; the last pivot stacks the old root over the view
-//! and detaches it.
+//! and detaches it, so nothing of the host's tree remains in the task's
+//! mount namespace.
 //!
-//! Invariant: the helper writes nothing to stdout or stderr (they belong
-//! to the task's log); every failure goes to bitzel as a [`Reply`].
+//! Invariant: none of these processes writes to the task's stdout or
+//! stderr; failures reach bitzel as [`Reply::Failed`].
 
 use std::ffi::CString;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigHandler, Signal};
 use nix::unistd::{ForkResult, Pid};
 
-use super::Reply;
+use super::protocol::{KILL, Reply, read_frame, write_frame};
 use super::view::{Op, PLAN_VERSION, Plan};
 
 /// Where the staging tmpfs is mounted before the first pivot. Any
@@ -43,9 +53,9 @@ const STAGING: &str = "/tmp";
 const OLD_ROOT: &str = "/.oldroot";
 const NEW_ROOT: &str = "/newroot";
 
-/// Exit code of the helper when the sandbox could not be built (bitzel
-/// already has the reason).
-const SETUP_FAILED: i32 = 127;
+/// Exit code of a helper, init or task that could not do its job (the
+/// reason went to bitzel).
+const FAILED: i32 = 127;
 
 /// A failed step: an op of the plan or a named step, and the errno.
 #[derive(Debug)]
@@ -54,6 +64,17 @@ struct Failure {
     step: String,
     errno: Errno,
     unsupported: bool,
+}
+
+impl Failure {
+    fn reply(&self) -> Reply {
+        Reply::Failed {
+            op: self.op,
+            step: self.step.clone(),
+            errno: self.errno as i32,
+            unsupported: self.unsupported,
+        }
+    }
 }
 
 fn fail(step: impl Into<String>, errno: Errno) -> Failure {
@@ -77,18 +98,18 @@ impl<T> Context<T> for nix::Result<T> {
 
 impl<T> Context<T> for std::io::Result<T> {
     fn step(self, step: &str) -> Result<T, Failure> {
-        self.map_err(|e| fail(step, Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))
+        self.map_err(|e| fail(step, errno_of(&e)))
     }
 }
 
-/// The helper's `main`: never returns.
+/// The `bitzel-sandbox` binary's `main`: the zygote. Never returns.
 pub fn helper_main() -> ! {
-    // The control socket arrives as stdin; move it off fd 0 (close-on-exec)
-    // and put /dev/null there, so fd 0 is never a stray descriptor.
+    // The control socket arrives as stdin; move it off fd 0 and give fds
+    // 0 to 2 /dev/null, so no descriptor number is ever stray.
     let control = match nix::fcntl::fcntl(std::io::stdin(), nix::fcntl::F_DUPFD_CLOEXEC(3)) {
         // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor nobody else owns.
-        Ok(fd) => UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) }),
-        Err(_) => exit(SETUP_FAILED),
+        Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
+        Err(_) => exit(FAILED),
     };
     if let Ok(null) = nix::fcntl::open(
         "/dev/null",
@@ -96,67 +117,191 @@ pub fn helper_main() -> ! {
         nix::sys::stat::Mode::empty(),
     ) {
         let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
     }
-    helper(control)
+    // Helpers report through their sockets; the kernel reaps them.
+    // SAFETY: SIG_IGN installs no handler.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigIgn) };
+    let zygote = nix::unistd::getpid();
+    loop {
+        let fds = match receive_request(&control) {
+            Ok(Some(fds)) => fds,
+            Ok(None) => exit(0),
+            Err(Errno::EINTR) => continue,
+            Err(_) => exit(FAILED),
+        };
+        let Ok([socket, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
+            continue;
+        };
+        // SAFETY: the zygote is single-threaded (a fresh exec that starts
+        // no threads).
+        match unsafe { nix::unistd::fork() } {
+            Ok(ForkResult::Child) => {
+                drop(control);
+                helper(zygote, UnixStream::from(socket), stdout, stderr)
+            }
+            // A failed fork drops the request's socket: bitzel sees end
+            // of file and reports that the helper gave no answer.
+            Ok(ForkResult::Parent { .. }) | Err(_) => {}
+        }
+    }
 }
 
-/// Runs `step`; on failure tells bitzel why and exits.
-fn or_report<T>(control: &mut UnixStream, step: Result<T, Failure>) -> T {
-    match step {
-        Ok(value) => value,
+/// One request: the descriptors it carries, or None at end of file.
+fn receive_request(control: &OwnedFd) -> nix::Result<Option<Vec<OwnedFd>>> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    let mut byte = [0u8; 1];
+    let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+    let mut space = nix::cmsg_space!([RawFd; 3]);
+    let message = recvmsg::<()>(
+        control.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut fds = Vec::new();
+    for cmsg in message.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(raw) = cmsg {
+            // SAFETY: SCM_RIGHTS gave us these descriptors.
+            fds.extend(
+                raw.into_iter()
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+            );
+        }
+    }
+    if message.bytes == 0 && fds.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(fds))
+}
+
+/// The helper of one task (see the module doc).
+fn helper(zygote: Pid, mut socket: UnixStream, stdout: OwnedFd, stderr: OwnedFd) -> ! {
+    // The zygote ignores SIGCHLD; the helper waits for its init.
+    // SAFETY: SIG_DFL installs no handler.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || nix::unistd::getppid() != zygote
+    {
+        exit(FAILED);
+    }
+    let _ = nix::unistd::dup2_stdout(&stdout);
+    let _ = nix::unistd::dup2_stderr(&stderr);
+    drop((stdout, stderr));
+
+    let prepared = read_plan(&mut socket).and_then(|plan| unshare(&plan).map(|()| plan));
+    let plan = match prepared {
+        Ok(plan) => plan,
         Err(failure) => {
-            send_failure(control, &failure);
-            exit(SETUP_FAILED)
+            let _ = write_frame(&mut socket, &failure.reply());
+            exit(FAILED)
         }
-    }
-}
-
-fn helper(mut control: UnixStream) -> ! {
-    let plan = read_plan(&mut control);
-    let plan = or_report(&mut control, plan);
-    or_report(&mut control, unshare(&plan));
+    };
     let pipes = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-        .and_then(|status| Ok((status, nix::unistd::pipe2(OFlag::O_CLOEXEC)?)))
+        .and_then(|report| Ok((report, nix::unistd::pipe2(OFlag::O_CLOEXEC)?)))
         .step("create a pipe");
-    let ((status_read, status_write), (life_read, life_write)) = or_report(&mut control, pipes);
-    // SAFETY: this process is single-threaded (a fresh exec of the helper
-    // that starts no threads).
-    let forked = unsafe { nix::unistd::fork() }.step("fork the init");
-    match or_report(&mut control, forked) {
-        ForkResult::Child => {
-            drop(status_read);
-            drop(life_write);
-            init(&plan, control, status_write, life_read)
+    let ((report_read, report_write), (life_read, life_write)) = match pipes {
+        Ok(pipes) => pipes,
+        Err(failure) => {
+            let _ = write_frame(&mut socket, &failure.reply());
+            exit(FAILED)
         }
-        ForkResult::Parent { child } => {
-            drop(status_write);
-            drop(life_read);
-            // Only the init answers bitzel from here on; closing our copy
-            // lets bitzel see end of file when the init closes its own.
-            drop(control);
-            let init_status = wait_for(child);
-            let mut raw = [0u8; 4];
-            let task_status = match std::fs::File::from(status_read).read_exact(&mut raw) {
-                Ok(()) => Some(i32::from_ne_bytes(raw)),
-                Err(_) => None,
+    };
+    // SAFETY: single-threaded, as the zygote was.
+    let init_pid = match unsafe { nix::unistd::fork() } {
+        Ok(ForkResult::Child) => {
+            drop((socket, report_read, life_write));
+            init(&plan, report_write, life_read)
+        }
+        Ok(ForkResult::Parent { child }) => child,
+        Err(errno) => {
+            let _ = write_frame(&mut socket, &fail("fork the init", errno).reply());
+            exit(FAILED)
+        }
+    };
+    drop((report_write, life_read));
+    let mut reports = std::fs::File::from(report_read);
+
+    match read_frame::<Reply>(&mut reports) {
+        Ok(Some(Reply::Started { .. })) => {
+            let started = Reply::Started {
+                init_pid: init_pid.as_raw() as u32,
             };
-            // `life_write` stays open until this process ends: the init
-            // watches it.
-            let _keep = life_write;
-            exit_like(task_status.or(init_status).unwrap_or(SETUP_FAILED << 8))
+            if write_frame(&mut socket, &started).is_err() {
+                // bitzel is gone: the task must not run on.
+                let _ = nix::sys::signal::kill(init_pid, Signal::SIGKILL);
+            }
+        }
+        Ok(Some(failed)) => {
+            wait_for(init_pid);
+            let _ = write_frame(&mut socket, &failed);
+            exit(FAILED)
+        }
+        Ok(None) | Err(_) => {
+            let status = wait_for(init_pid);
+            let why = fail(
+                format!("start the sandbox's init (wait status {status:?})"),
+                Errno::EIO,
+            );
+            let _ = write_frame(&mut socket, &why.reply());
+            exit(FAILED)
         }
     }
+
+    // Until the init reports the task's end: kill it if bitzel asks or
+    // goes away.
+    let mut watch_socket = true;
+    loop {
+        let mut fds = vec![PollFd::new(reports.as_fd(), PollFlags::POLLIN)];
+        if watch_socket {
+            fds.push(PollFd::new(socket.as_fd(), PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+        let report_ready = fds[0].any().unwrap_or(true);
+        let socket_ready = watch_socket && fds.get(1).and_then(PollFd::any).unwrap_or(false);
+        drop(fds);
+        if report_ready {
+            break;
+        }
+        if socket_ready {
+            let mut request = [0u8; 64];
+            let n = socket.read(&mut request).unwrap_or(0);
+            if n == 0 || request[..n].contains(&KILL) {
+                let _ = nix::sys::signal::kill(init_pid, Signal::SIGKILL);
+            }
+            if n == 0 {
+                watch_socket = false;
+            }
+        }
+    }
+    let reported = match read_frame::<Reply>(&mut reports) {
+        Ok(Some(Reply::Exited { status })) => Some(status),
+        _ => None,
+    };
+    // The init's own status stands in when it was killed before
+    // reporting (by bitzel's kill).
+    let init_status = wait_for(init_pid);
+    if let Some(status) = reported.or(init_status) {
+        let _ = write_frame(&mut socket, &Reply::Exited { status });
+    }
+    exit(0)
 }
 
-fn read_plan(control: &mut UnixStream) -> Result<Plan, Failure> {
-    let mut message = Vec::new();
-    control.read_to_end(&mut message).step("read the plan")?;
-    let plan: Plan = serde_json::from_slice(&message).map_err(|_| {
-        fail(
-            "read the plan (are bitzel and bitzel-sandbox from different builds?)",
-            Errno::EPROTO,
-        )
-    })?;
+fn read_plan(socket: &mut UnixStream) -> Result<Plan, Failure> {
+    let plan: Plan = match read_frame(socket) {
+        Ok(Some(plan)) => plan,
+        // bitzel gave up before sending it.
+        Ok(None) => exit(FAILED),
+        Err(_) => {
+            return Err(fail(
+                "read the plan (are bitzel and bitzel-sandbox from different builds?)",
+                Errno::EPROTO,
+            ));
+        }
+    };
     if plan.version != PLAN_VERSION {
         return Err(fail(
             format!(
@@ -165,11 +310,6 @@ fn read_plan(control: &mut UnixStream) -> Result<Plan, Failure> {
             ),
             Errno::EPROTO,
         ));
-    }
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).step("set the parent-death signal")?;
-    if nix::unistd::getppid().as_raw() as u32 != plan.parent_pid {
-        // bitzel died before the signal was armed.
-        exit(SETUP_FAILED);
     }
     Ok(plan)
 }
@@ -210,11 +350,16 @@ fn unshare(plan: &Plan) -> Result<(), Failure> {
 }
 
 /// The init: pid 1 of the new pid namespace.
-fn init(plan: &Plan, mut control: UnixStream, status_write: OwnedFd, life_read: OwnedFd) -> ! {
-    or_report(&mut control, init_view(plan, life_read));
-    let task = or_report(&mut control, start_task(plan));
-    let _ = send(&mut control, &Reply::Started);
-    drop(control);
+fn init(plan: &Plan, report: OwnedFd, life_read: OwnedFd) -> ! {
+    let mut report = std::fs::File::from(report);
+    let task = match init_view(plan, life_read).and_then(|()| start_task(plan)) {
+        Ok(task) => task,
+        Err(failure) => {
+            let _ = write_frame(&mut report, &failure.reply());
+            exit(FAILED)
+        }
+    };
+    let _ = write_frame(&mut report, &Reply::Started { init_pid: 0 });
 
     // Reap everything (orphans of the task land here) until the task
     // itself ends; whatever is left dies with this process.
@@ -226,10 +371,10 @@ fn init(plan: &Plan, mut control: UnixStream, status_write: OwnedFd, life_read: 
             break raw;
         }
         if pid < 0 && Errno::last() != Errno::EINTR {
-            break SETUP_FAILED << 8;
+            break FAILED << 8;
         }
     };
-    let _ = nix::unistd::write(&status_write, &status.to_ne_bytes());
+    let _ = write_frame(&mut report, &Reply::Exited { status });
     exit(0)
 }
 
@@ -237,13 +382,10 @@ fn init(plan: &Plan, mut control: UnixStream, status_write: OwnedFd, life_read: 
 fn init_view(plan: &Plan, life_read: OwnedFd) -> Result<(), Failure> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).step("set the parent-death signal")?;
     // The helper may have died before the signal was armed; then the
-    // pipe it holds open is closed.
-    let mut poll = [nix::poll::PollFd::new(
-        life_read.as_fd(),
-        nix::poll::PollFlags::POLLIN,
-    )];
-    if nix::poll::poll(&mut poll, nix::poll::PollTimeout::ZERO).step("poll")? > 0 {
-        exit(SETUP_FAILED);
+    // pipe only it holds open is closed.
+    let mut poll = [PollFd::new(life_read.as_fd(), PollFlags::POLLIN)];
+    if nix::poll::poll(&mut poll, PollTimeout::ZERO).step("poll")? > 0 {
+        exit(FAILED);
     }
     drop(life_read);
 
@@ -255,11 +397,14 @@ fn init_view(plan: &Plan, life_read: OwnedFd) -> Result<(), Failure> {
     enter_view()
 }
 
+const REPORT_CHDIR: u8 = 1;
+const REPORT_EXEC: u8 = 2;
+
 /// Forks the task and waits until it has exec'd: its pid, or why it
 /// could not start.
 fn start_task(plan: &Plan) -> Result<Pid, Failure> {
     let (report_read, report_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?;
-    // SAFETY: single-threaded, as the helper was.
+    // SAFETY: single-threaded, as the zygote was.
     let task = match unsafe { nix::unistd::fork() }.step("fork the task")? {
         ForkResult::Child => {
             drop(report_read);
@@ -284,6 +429,7 @@ fn start_task(plan: &Plan) -> Result<Pid, Failure> {
 }
 
 fn build_view(plan: &Plan) -> Result<(), Failure> {
+    use nix::sys::stat::Mode;
     // Nothing mounted here may propagate back to the host.
     mount(
         None::<&str>,
@@ -302,15 +448,11 @@ fn build_view(plan: &Plan) -> Result<(), Failure> {
     )
     .step("mount the staging tmpfs on /tmp")?;
     let staged_old = format!("{STAGING}{OLD_ROOT}");
-    nix::unistd::mkdir(
-        staged_old.as_str(),
-        nix::sys::stat::Mode::from_bits_truncate(0o755),
-    )
-    .step("create the old root's mount point")?;
+    nix::unistd::mkdir(staged_old.as_str(), Mode::from_bits_truncate(0o755))
+        .step("create the old root's mount point")?;
     nix::unistd::pivot_root(STAGING, staged_old.as_str()).step("pivot into the staging tmpfs")?;
     nix::unistd::chdir("/").step("enter the staging root")?;
-    nix::unistd::mkdir(NEW_ROOT, nix::sys::stat::Mode::from_bits_truncate(0o755))
-        .step("create the view's root")?;
+    nix::unistd::mkdir(NEW_ROOT, Mode::from_bits_truncate(0o755)).step("create the view's root")?;
     mount(
         Some("tmpfs"),
         NEW_ROOT,
@@ -353,16 +495,6 @@ fn run_op(op: &Op, legacy_remount: bool) -> nix::Result<()> {
             )?;
             drop(fd);
             Ok(())
-        }
-        Op::Write { path, contents } => {
-            let fd = nix::fcntl::open(
-                in_view(path).as_str(),
-                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o644),
-            )?;
-            let mut file = std::fs::File::from(fd);
-            file.write_all(contents.as_bytes())
-                .map_err(|e| errno_of(&e))
         }
         Op::Symlink { path, target } => nix::unistd::symlinkat(
             target.as_str(),
@@ -436,7 +568,8 @@ fn set_read_only(path: &str, recursive: bool) -> nix::Result<()> {
     };
     let path = CString::new(path).map_err(|_| Errno::EINVAL)?;
     let flags = if recursive { AT_RECURSIVE } else { 0 };
-    // SAFETY: valid NUL-terminated path and a mount_attr of the size given.
+    // SAFETY: a valid NUL-terminated path and a mount_attr of the size
+    // given.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
@@ -480,12 +613,14 @@ fn enter_view() -> Result<(), Failure> {
     Ok(())
 }
 
-/// `ip link set lo up`, with the ioctl the kernel has had for ever.
+/// `ip link set lo up`, with the ioctls the kernel has always had.
 fn loopback_up() -> nix::Result<()> {
-    // SAFETY: a plain datagram socket; the fd is owned right away.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    let socket = unsafe { OwnedFd::from_raw_fd(Errno::result(fd)?) };
-    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    // SAFETY: a plain datagram socket, owned right away.
+    let socket = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        OwnedFd::from_raw_fd(Errno::result(fd)?)
+    };
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
     for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
         *slot = *byte as libc::c_char;
@@ -507,9 +642,6 @@ fn loopback_up() -> nix::Result<()> {
     Ok(())
 }
 
-const REPORT_CHDIR: u8 = 1;
-const REPORT_EXEC: u8 = 2;
-
 /// The task process: prepare and exec; on failure write `[step, errno]` to
 /// `report` for the init.
 fn run_task(plan: &Plan, report: OwnedFd) -> ! {
@@ -528,10 +660,7 @@ fn run_task(plan: &Plan, report: OwnedFd) -> ! {
     if let Err(errno) = nix::unistd::chdir(plan.cwd.as_str()) {
         report_exec_failure(&report, REPORT_CHDIR, errno);
     }
-    let Some(argv) = c_strings(&plan.argv) else {
-        report_exec_failure(&report, REPORT_EXEC, Errno::EINVAL)
-    };
-    let Some(env) = c_strings(&plan.env) else {
+    let (Some(argv), Some(env)) = (c_strings(&plan.argv), c_strings(&plan.env)) else {
         report_exec_failure(&report, REPORT_EXEC, Errno::EINVAL)
     };
     let program = &plan.argv[0];
@@ -557,7 +686,7 @@ fn report_exec_failure(report: &OwnedFd, step: u8, errno: Errno) -> ! {
     let mut message = vec![step];
     message.extend_from_slice(&(errno as i32).to_ne_bytes());
     let _ = nix::unistd::write(report, &message);
-    exit(SETUP_FAILED)
+    exit(FAILED)
 }
 
 fn exec(path: &str, argv: &[CString], env: &[CString]) -> Errno {
@@ -585,7 +714,7 @@ fn reset_signals() {
             continue;
         }
         // SAFETY: restoring the default disposition installs no handler.
-        let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigDfl) };
+        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
     }
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
@@ -630,51 +759,6 @@ fn wait_for(child: Pid) -> Option<i32> {
             return None;
         }
     }
-}
-
-/// Ends the helper as the task ended: the same exit code, or the same
-/// signal (without a core file: the task's own dump, if any, happened in
-/// the sandbox).
-fn exit_like(raw: i32) -> ! {
-    if libc::WIFEXITED(raw) {
-        exit(libc::WEXITSTATUS(raw));
-    }
-    if libc::WIFSIGNALED(raw) {
-        let signal = libc::WTERMSIG(raw);
-        let no_core = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: plain syscalls on this process.
-        unsafe {
-            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-            libc::signal(signal, libc::SIG_DFL);
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, signal);
-            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            libc::kill(libc::getpid(), signal);
-        }
-        exit(128 + signal);
-    }
-    exit(SETUP_FAILED)
-}
-
-fn send(control: &mut UnixStream, reply: &Reply) -> std::io::Result<()> {
-    let bytes = serde_json::to_vec(reply).map_err(std::io::Error::other)?;
-    control.write_all(&bytes)
-}
-
-fn send_failure(control: &mut UnixStream, failure: &Failure) {
-    let _ = send(
-        control,
-        &Reply::Failed {
-            op: failure.op,
-            step: failure.step.clone(),
-            errno: failure.errno as i32,
-            unsupported: failure.unsupported,
-        },
-    );
 }
 
 fn errno_of(error: &std::io::Error) -> Errno {

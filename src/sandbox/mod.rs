@@ -23,25 +23,29 @@
 //! ([`SandboxSpec::hostname`]). Without [`SandboxSpec::network`] the task
 //! has its own network namespace where only `lo` is up.
 //!
-//! How it runs: [`Sandbox::spawn`] starts the `bitzel-sandbox` helper (a
-//! small binary of this crate that does not load Python) with a cleared
-//! environment and sends it a [`view`] plan over a socket on its stdin. A
-//! multi-threaded process must not fork without exec, so everything
-//! namespace-related happens in the freshly executed, single-threaded
-//! helper: it unshares the namespaces, maps the caller's uid and gid to
-//! themselves, and forks the init, which is pid 1 of the new pid
-//! namespace. The init builds the view, pivots into it, forks the task and
-//! execs it with exactly the spec's environment, then reaps until the task
-//! exits and hands its status to the helper, which exits the same way.
-//! When the init exits, the kernel kills everything left in the pid
-//! namespace before the helper's `wait` returns, so a task's background
-//! processes never outlive it.
+//! How it runs: a multi-threaded process must not fork without exec, and
+//! exec'ing a process costs about a millisecond here, so each [`Sandbox`]
+//! starts one *zygote*, the `bitzel-sandbox` binary of this crate (small,
+//! without Python), with a cleared environment. For each task,
+//! [`Sandbox::spawn`] sends the zygote a socket and the task's stdout and
+//! stderr; the zygote forks a helper, which reads the [`view`] plan from
+//! that socket, unshares the namespaces, maps the caller's uid and gid to
+//! themselves and forks the init, pid 1 of the new pid namespace. The
+//! init builds the view, pivots into it, forks the task and execs it with
+//! exactly the spec's environment, then reaps until the task exits. The
+//! helper reports over the socket: started (or why not), then the exit
+//! status. When the init exits the kernel kills everything left in the
+//! pid namespace, before the status is sent, so a task's background
+//! processes never outlive it. See [`init`] for the processes.
 //!
-//! Lifetime: the helper has `PR_SET_PDEATHSIG` = `SIGKILL` towards the
-//! thread that spawned it, and the init towards the helper, so a killed
-//! bitzel kills its sandboxes. The signal follows the spawning *thread*:
-//! spawn from a thread that outlives the task (the caller waiting on it
-//! is enough).
+//! Lifetime: bitzel ending (even by SIGKILL) or dropping the [`Sandbox`]
+//! closes the zygote's socket, and the zygote exits; each helper has
+//! `PR_SET_PDEATHSIG` = `SIGKILL` towards the zygote and each init towards
+//! its helper, so every task dies with it. Dropping a [`Running`] without
+//! waiting kills its task the same way.
+//!
+//! Host tools and `/etc` are prepared once per `Sandbox` as directories
+//! on the host (see [`prepared`]), so each is one bind mount.
 //!
 //! A task whose uid inside is 0 (bitzel run as root) has every capability
 //! dropped from its bounding set before exec, so it cannot undo a
@@ -55,21 +59,25 @@
 
 pub mod hosttools;
 pub mod init;
+mod prepared;
+mod protocol;
 mod view;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
-
-use serde::{Deserialize, Serialize};
+use std::sync::{Mutex, OnceLock};
 
 pub use hosttools::{HostTool, identity};
-pub use view::{DEV_NODES, ETC_ENTRIES, ETC_NETWORK_ENTRIES};
+pub use prepared::{ETC_ENTRIES, ETC_NETWORK_ENTRIES};
+pub use view::DEV_NODES;
+
+use prepared::PreparedDirs;
+use protocol::{KILL, Reply, read_frame, write_frame};
 
 /// The name of the helper binary, installed next to `bitzel`.
 pub const HELPER_NAME: &str = "bitzel-sandbox";
@@ -246,27 +254,24 @@ fn quoted(names: &[String]) -> String {
         .join(", ")
 }
 
-/// The helper's one message back: the task is running, or why not.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) enum Reply {
-    Started,
-    Failed {
-        /// The plan op that failed, when one did.
-        op: Option<usize>,
-        /// Otherwise the step in words.
-        step: String,
-        errno: i32,
-        unsupported: bool,
-    },
-}
-
-/// Starts sandboxes. Cheap to share between threads; it memoises where
-/// host tools are.
+/// Starts sandboxes. Share one between threads: it holds the zygote, the
+/// prepared directories and where host tools are. Dropping it kills every
+/// task it started that is still running.
 #[derive(Debug)]
 pub struct Sandbox {
     helper: PathBuf,
     legacy_remount: bool,
+    cache_dir: Option<PathBuf>,
+    prepared: OnceLock<PreparedDirs>,
     tools: Mutex<BTreeMap<(OsString, String), Option<HostTool>>>,
+    zygote: Mutex<Option<Zygote>>,
+}
+
+#[derive(Debug)]
+struct Zygote {
+    /// Requests go here (`SOCK_SEQPACKET`); closing it ends the zygote.
+    control: OwnedFd,
+    process: Child,
 }
 
 impl Sandbox {
@@ -291,8 +296,20 @@ impl Sandbox {
         Sandbox {
             helper: helper.into(),
             legacy_remount: false,
+            cache_dir: None,
+            prepared: OnceLock::new(),
             tools: Mutex::new(BTreeMap::new()),
+            zygote: Mutex::new(None),
         }
+    }
+
+    /// Keep the prepared host tools and `/etc` directories in `dir` (say
+    /// `TMPDIR/hosttools`, as BitBake does) instead of a private temporary
+    /// directory removed on drop; runs sharing it reuse what is still
+    /// current.
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Sandbox {
+        self.cache_dir = Some(dir.into());
+        self
     }
 
     /// Make mounts read-only with `MS_REMOUNT` as on kernels before 5.12,
@@ -312,60 +329,38 @@ impl Sandbox {
     /// its view, or with the reason it could not be.
     pub fn spawn(&self, spec: &SandboxSpec) -> Result<Running, SandboxError> {
         let tools = self.resolve_tools(spec)?;
+        let prepared = self.prepared_dirs()?;
+        let hosttools = match tools.is_empty() {
+            true => None,
+            false => Some(prepared.hosttools(&tools)?),
+        };
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
-        let mut plan = view::plan(spec, &tools, uid, gid)?;
+        let etc = prepared.etc(uid, gid, &spec.hostname, spec.network)?;
+        let mut plan = view::plan(spec, &view::Prepared { hosttools, etc })?;
         plan.legacy_remount = self.legacy_remount;
-        let message = serde_json::to_vec(&plan).map_err(|e| SandboxError::Protocol {
-            message: format!("cannot encode the plan: {e}"),
-        })?;
 
-        let (mut control, helper_end) = UnixStream::pair().map_err(|error| SandboxError::Host {
+        let (stdout, stderr) = output_fds(spec)?;
+        let (mut socket, helper_end) = UnixStream::pair().map_err(|error| SandboxError::Host {
             what: "create a socket pair".into(),
             error,
         })?;
-        let mut command = Command::new(&self.helper);
-        command
-            .env_clear()
-            .stdin(Stdio::from(OwnedFd::from(helper_end)));
-        if let Some(path) = &spec.log {
-            let log_error = |error| SandboxError::Log {
-                path: path.clone(),
-                error,
-            };
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(log_error)?;
-            command.stdout(file.try_clone().map_err(log_error)?);
-            command.stderr(file);
-        }
-        let mut child = command.spawn().map_err(|error| SandboxError::Helper {
-            path: self.helper.clone(),
-            error,
-        })?;
-        // The command holds the helper's end; drop it so only the helper
-        // has it and its exit shows as end of file.
-        drop(command);
-
-        // A helper that dies early makes this write fail; its reply (or
+        self.request([helper_end.into(), stdout, stderr])?;
+        // A helper that failed early has closed its end; its reply (or
         // its silence) below says why.
-        let _ = control
-            .write_all(&message)
-            .and_then(|()| control.shutdown(std::net::Shutdown::Write));
-        let mut reply = Vec::new();
-        let read = control.read_to_end(&mut reply);
-        let reply: Option<Reply> = serde_json::from_slice(&reply).ok();
-        match reply {
-            Some(Reply::Started) => Ok(Running { child }),
-            Some(Reply::Failed {
+        let _ = write_frame(&mut NoSigPipe(&socket), &plan);
+        match read_frame::<Reply>(&mut socket) {
+            Ok(Some(Reply::Started { init_pid })) => Ok(Running {
+                socket,
+                init_pid,
+                status: None,
+            }),
+            Ok(Some(Reply::Failed {
                 op,
                 step,
                 errno,
                 unsupported,
-            }) => {
-                let _ = child.wait();
+            })) => {
                 let step = match op.and_then(|idx| plan.ops.get(idx)) {
                     Some(op) => op.describe(),
                     None => step,
@@ -377,26 +372,96 @@ impl Sandbox {
                     SandboxError::Setup { step, error }
                 })
             }
-            None => {
-                let status = child.wait();
-                Err(SandboxError::Protocol {
-                    message: format!(
-                        "`{}` gave no answer ({}; {})",
-                        self.helper.display(),
-                        match read {
-                            Ok(_) => "read ok".to_string(),
-                            Err(e) => format!("read: {e}"),
-                        },
-                        match status {
-                            Ok(status) => format!("it ended with {status}"),
-                            Err(e) => format!("wait: {e}"),
-                        }
-                    ),
-                })
-            }
+            Ok(Some(Reply::Exited { .. })) => Err(SandboxError::Protocol {
+                message: "the task ended before it started".into(),
+            }),
+            Ok(None) => Err(SandboxError::Protocol {
+                message: format!("`{}` ended without an answer", self.helper.display()),
+            }),
+            Err(error) => Err(SandboxError::Protocol {
+                message: format!("cannot read the helper's answer: {error}"),
+            }),
         }
     }
 
+    /// Sends a request to the zygote, starting it (again, if it died).
+    fn request(&self, fds: [OwnedFd; 3]) -> Result<(), SandboxError> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+        let mut zygote = self.zygote.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last_error = None;
+        for _attempt in 0..2 {
+            if zygote.is_none() {
+                *zygote = Some(self.start_zygote()?);
+            }
+            let Some(running) = zygote.as_ref() else {
+                break;
+            };
+            let sent = sendmsg::<()>(
+                running.control.as_raw_fd(),
+                &[std::io::IoSlice::new(b"S")],
+                &[ControlMessage::ScmRights(&raw)],
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            );
+            match sent {
+                Ok(_) => return Ok(()),
+                Err(errno) => {
+                    // The zygote is gone (killed from outside); reap it
+                    // and start another.
+                    if let Some(mut dead) = zygote.take() {
+                        drop(dead.control);
+                        let _ = dead.process.wait();
+                    }
+                    last_error = Some(std::io::Error::from(errno));
+                }
+            }
+        }
+        Err(SandboxError::Helper {
+            path: self.helper.clone(),
+            error: last_error.unwrap_or_else(|| std::io::ErrorKind::BrokenPipe.into()),
+        })
+    }
+
+    fn start_zygote(&self) -> Result<Zygote, SandboxError> {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        let (control, zygote_end) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|errno| SandboxError::Host {
+            what: "create a socket pair".into(),
+            error: errno.into(),
+        })?;
+        let process = Command::new(&self.helper)
+            .env_clear()
+            .stdin(Stdio::from(zygote_end))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| SandboxError::Helper {
+                path: self.helper.clone(),
+                error,
+            })?;
+        Ok(Zygote { control, process })
+    }
+
+    fn prepared_dirs(&self) -> Result<&PreparedDirs, SandboxError> {
+        if let Some(prepared) = self.prepared.get() {
+            return Ok(prepared);
+        }
+        let prepared = match &self.cache_dir {
+            Some(dir) => PreparedDirs::in_dir(dir.clone()),
+            None => PreparedDirs::private()?,
+        };
+        // A thread that lost the race drops its own (empty) directory.
+        let _ = self.prepared.set(prepared);
+        self.prepared.get().ok_or_else(|| SandboxError::Protocol {
+            message: "the prepared directories vanished".into(),
+        })
+    }
     fn resolve_tools(&self, spec: &SandboxSpec) -> Result<Vec<HostTool>, SandboxError> {
         let search_path = spec
             .host_path
@@ -429,38 +494,135 @@ impl Sandbox {
     }
 }
 
-/// A task running in its sandbox.
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let zygote = self.zygote.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(zygote) = zygote.take() {
+            // End of file tells the zygote to exit; its helpers and their
+            // tasks follow through their parent-death signals.
+            drop(zygote.control);
+            let mut process = zygote.process;
+            let _ = process.wait();
+        }
+    }
+}
+
+/// The task's stdout and stderr: the log file, or bitzel's own.
+fn output_fds(spec: &SandboxSpec) -> Result<(OwnedFd, OwnedFd), SandboxError> {
+    match &spec.log {
+        Some(path) => {
+            let log_error = |error| SandboxError::Log {
+                path: path.clone(),
+                error,
+            };
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(log_error)?;
+            Ok((file.try_clone().map_err(log_error)?.into(), file.into()))
+        }
+        None => {
+            let dup = |fd: std::os::fd::BorrowedFd<'_>| {
+                fd.try_clone_to_owned().map_err(|error| SandboxError::Host {
+                    what: "duplicate bitzel's output".into(),
+                    error,
+                })
+            };
+            Ok((
+                dup(std::io::stdout().as_fd())?,
+                dup(std::io::stderr().as_fd())?,
+            ))
+        }
+    }
+}
+
+/// Writes to a socket whose reader may be gone without raising SIGPIPE.
+struct NoSigPipe<'a>(&'a UnixStream);
+
+impl std::io::Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use nix::sys::socket::{MsgFlags, send};
+        send(self.0.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL).map_err(std::io::Error::from)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A task running in its sandbox. Dropping it without [`wait`](Self::wait)
+/// kills the task.
 #[derive(Debug)]
 pub struct Running {
-    child: Child,
+    socket: UnixStream,
+    init_pid: u32,
+    status: Option<ExitStatus>,
 }
 
 impl Running {
-    /// The host pid of the sandbox helper (the task's ancestor outside
-    /// its pid namespace).
+    /// The host pid of the sandbox's init (pid 1 of the task's pid
+    /// namespace).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.init_pid
     }
 
     /// Waits for the task. Its exit code or fatal signal is the returned
     /// status's; when `wait` returns, nothing the task started is alive.
+    /// Errors when the sandbox ended without a status (its `Sandbox` was
+    /// dropped, or the helper was killed from outside).
     pub fn wait(&mut self) -> Result<ExitStatus, SandboxError> {
-        self.child.wait().map_err(SandboxError::Wait)
+        if let Some(status) = self.status {
+            return Ok(status);
+        }
+        match read_frame::<Reply>(&mut self.socket) {
+            Ok(Some(Reply::Exited { status })) => {
+                let status = ExitStatus::from_raw(status);
+                self.status = Some(status);
+                Ok(status)
+            }
+            Ok(Some(_)) => Err(SandboxError::Protocol {
+                message: "an unexpected message while waiting".into(),
+            }),
+            Ok(None) => Err(SandboxError::Protocol {
+                message: "the sandbox ended without the task's status".into(),
+            }),
+            Err(error) => Err(SandboxError::Wait(error)),
+        }
     }
 
     /// The task's status if it has ended, without blocking.
     pub fn try_wait(&mut self) -> Result<Option<ExitStatus>, SandboxError> {
-        self.child.try_wait().map_err(SandboxError::Wait)
+        if self.status.is_some() {
+            return self.wait().map(Some);
+        }
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(self.socket.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) => Ok(None),
+            Ok(_) => self.wait().map(Some),
+            Err(errno) => Err(SandboxError::Wait(errno.into())),
+        }
     }
 
-    /// Kills the task and everything it started (SIGKILL to the helper;
-    /// the rest follows through the parent-death signals). Call
-    /// [`wait`](Self::wait) afterwards; a task that already ended is not
-    /// an error.
+    /// Kills the task and everything it started. Call
+    /// [`wait`](Self::wait) afterwards for its status (killed by SIGKILL,
+    /// unless it ended first); killing an ended task is not an error.
     pub fn kill(&mut self) -> Result<(), SandboxError> {
-        match self.child.kill() {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => Ok(()),
+        if self.status.is_some() {
+            return Ok(());
+        }
+        match std::io::Write::write(&mut NoSigPipe(&self.socket), &[KILL]) {
+            Ok(_) => Ok(()),
+            // The helper already finished and closed its end.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                ) =>
+            {
+                Ok(())
+            }
             Err(error) => Err(SandboxError::Wait(error)),
         }
     }

@@ -1,6 +1,7 @@
-//! What a task sees, decided on the host: a [`SandboxSpec`] and the
-//! resolved host tools become a [`Plan`], an ordered list of [`Op`]s that
-//! the init in the sandbox executes without making any decision of its own.
+//! What a task sees, decided on the host: a [`SandboxSpec`] and its
+//! prepared host directories become a [`Plan`], an ordered list of
+//! [`Op`]s that the init in the sandbox executes without making any
+//! decision of its own.
 //!
 //! Paths in ops are inside the view (`/usr/lib`); bind sources are host
 //! paths, canonical, so the init can reach them under the old root without
@@ -9,26 +10,19 @@
 //! Ordering: every mount is sorted by depth, so a parent is mounted before
 //! what it contains. Read-only mounts that are not nested in a writable one
 //! form phase A; one recursive read-only flag on the view root then covers
-//! them and the root tmpfs at once (one syscall instead of one per mount:
-//! a task with a hundred host tools has a hundred file mounts). Writable
-//! mounts, `/tmp`, `/proc` and anything nested in them form phase B, after
-//! that flag.
+//! them and the root tmpfs at once. Writable mounts, `/tmp`, `/proc` and
+//! anything nested in them form phase B, after that flag.
 //!
 //! Invariant: a mount point is created only in the view's own tmpfs, in
 //! `/tmp`, or inside a writable mount; inside a read-only mount it must
 //! already exist on the host, so building a view never writes into a
 //! read-only input.
-//!
-//! The plan is a private message between `bitzel` and the
-//! `bitzel-sandbox` binary of the same build; it carries the crate version
-//! and the helper refuses any other.
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::hosttools::HostTool;
 use super::{SandboxError, SandboxSpec};
 
 /// The version a helper must have been built with to run a plan.
@@ -37,32 +31,10 @@ pub(crate) const PLAN_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Device nodes bound from the host into `/dev`.
 pub const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
 
-/// Host `/etc` entries bound read-only when they exist: what the dynamic
-/// loader, `ld` and library symlinks through alternatives need. Everything
-/// else in the view's `/etc` is generated (`passwd`, `group`, `hosts`,
-/// `nsswitch.conf`, `mtab`).
-pub const ETC_ENTRIES: &[&str] = &["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives"];
-
-/// Host `/etc` entries added when the task has the network: name
-/// resolution and the certificate stores that fetchers use.
-pub const ETC_NETWORK_ENTRIES: &[&str] = &[
-    "resolv.conf",
-    "host.conf",
-    "gai.conf",
-    "services",
-    "protocols",
-    "ssl",
-    "pki",
-    "ca-certificates",
-    "crypto-policies",
-];
-
 /// A plan for the helper: namespaces, the view, then the command.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Plan {
     pub version: String,
-    /// bitzel's pid: the helper exits when its parent is no longer it.
-    pub parent_pid: u32,
     pub network: bool,
     pub hostname: String,
     /// Fall back to `MS_REMOUNT` for read-only mounts even where
@@ -88,10 +60,6 @@ pub(crate) enum Op {
     /// An empty file to mount a file on, fine if it exists.
     File {
         path: String,
-    },
-    Write {
-        path: String,
-        contents: String,
     },
     Symlink {
         path: String,
@@ -124,7 +92,6 @@ impl Op {
         match self {
             Op::Dir { path } => format!("create directory `{path}`"),
             Op::File { path } => format!("create mount point `{path}`"),
-            Op::Write { path, .. } => format!("write `{path}`"),
             Op::Symlink { path, target } => format!("create symlink `{path}` -> `{target}`"),
             Op::Bind { source, target } => format!("bind-mount `{source}` on `{target}`"),
             Op::Tmpfs { target } => format!("mount a tmpfs on `{target}`"),
@@ -151,13 +118,15 @@ struct ViewMount {
     origin: &'static str,
 }
 
-/// Builds the plan for `spec` with `tools` already resolved on the host.
-pub(crate) fn plan(
-    spec: &SandboxSpec,
-    tools: &[HostTool],
-    uid: u32,
-    gid: u32,
-) -> Result<Plan, SandboxError> {
+/// The host directories prepared for one plan (see `prepared`).
+pub(crate) struct Prepared {
+    /// The host tools, when there are any.
+    pub hosttools: Option<PathBuf>,
+    pub etc: PathBuf,
+}
+
+/// Builds the plan for `spec` over its prepared directories.
+pub(crate) fn plan(spec: &SandboxSpec, prepared: &Prepared) -> Result<Plan, SandboxError> {
     let invalid = |message: String| SandboxError::InvalidSpec { message };
     if spec.argv.is_empty() {
         return Err(invalid("the command is empty".into()));
@@ -194,10 +163,9 @@ pub(crate) fn plan(
     made.insert("/".into());
 
     // The skeleton, all in the root tmpfs.
-    for dir in ["/proc", "/dev", "/tmp", "/etc"] {
+    for dir in ["/proc", "/dev", "/tmp"] {
         make_dirs(dir, &mut made, &mut ops);
     }
-    make_dirs(&hosttools_dir, &mut made, &mut ops);
     for (path, target) in [
         ("/dev/fd", "/proc/self/fd"),
         ("/dev/stdin", "/proc/self/fd/0"),
@@ -206,17 +174,10 @@ pub(crate) fn plan(
         // POSIX shared memory and semaphores live in /dev/shm; the
         // private /tmp is a tmpfs too and saves a mount.
         ("/dev/shm", "/tmp"),
-        ("/etc/mtab", "/proc/self/mounts"),
     ] {
         ops.push(Op::Symlink {
             path: path.into(),
             target: target.into(),
-        });
-    }
-    for (name, contents) in etc_files(uid, gid, &hostname) {
-        ops.push(Op::Write {
-            path: format!("/etc/{name}"),
-            contents,
         });
     }
 
@@ -247,19 +208,25 @@ pub(crate) fn plan(
             });
         }
     }
-    let mut etc: Vec<&str> = ETC_ENTRIES.to_vec();
+    mounts.push(ViewMount {
+        target: "/etc".into(),
+        kind: MountKind::Bind {
+            source: prepared.etc.clone(),
+            is_dir: true,
+        },
+        writable: false,
+        origin: "/etc",
+    });
     if spec.network {
-        etc.extend_from_slice(ETC_NETWORK_ENTRIES);
-    }
-    for name in etc {
-        let host = Path::new("/etc").join(name);
-        // A dangling entry (resolv.conf pointing at a stopped resolver)
-        // is left out like a missing one.
-        if let Ok(source) = host.canonicalize() {
-            let is_dir = source.is_dir();
+        // Live, since it changes with the host's network; a dangling one
+        // (a stopped resolver) is left out.
+        if let Ok(source) = Path::new("/etc/resolv.conf").canonicalize() {
             mounts.push(ViewMount {
-                target: format!("/etc/{name}"),
-                kind: MountKind::Bind { source, is_dir },
+                target: "/etc/resolv.conf".into(),
+                kind: MountKind::Bind {
+                    source,
+                    is_dir: false,
+                },
                 writable: false,
                 origin: "/etc",
             });
@@ -298,16 +265,17 @@ pub(crate) fn plan(
             });
         }
     }
-    for tool in tools {
-        mounts.push(ViewMount {
-            target: join(&hosttools_dir, &tool.name),
+    match &prepared.hosttools {
+        Some(source) => mounts.push(ViewMount {
+            target: hosttools_dir.clone(),
             kind: MountKind::Bind {
-                source: tool.resolved.clone(),
-                is_dir: false,
+                source: source.clone(),
+                is_dir: true,
             },
             writable: false,
-            origin: "a host tool",
-        });
+            origin: "the host tools",
+        }),
+        None => make_dirs(&hosttools_dir, &mut made, &mut ops),
     }
     for mount in &spec.mounts {
         let target = view_path(&mount.target, "mount target")?;
@@ -326,6 +294,9 @@ pub(crate) fn plan(
     // the listed tools, and only those.
     for dir in &spec.shebang_dirs {
         let dir = view_path(dir, "shebang directory")?;
+        if dir == hosttools_dir {
+            continue;
+        }
         if let Some(mount) = mounts
             .iter()
             .find(|m| is_within(&dir, &m.target) || is_within(&m.target, &dir))
@@ -335,13 +306,13 @@ pub(crate) fn plan(
                 mount.target
             )));
         }
-        make_dirs(&dir, &mut made, &mut ops);
-        for tool in tools {
-            ops.push(Op::Symlink {
-                path: join(&dir, &tool.name),
-                target: join(&hosttools_dir, &tool.name),
-            });
+        if let Some(parent) = parent_of(&dir) {
+            make_dirs(parent, &mut made, &mut ops);
         }
+        ops.push(Op::Symlink {
+            path: dir,
+            target: hosttools_dir.clone(),
+        });
     }
 
     mounts.sort_by_key(|m| depth(&m.target));
@@ -359,7 +330,6 @@ pub(crate) fn plan(
         .unwrap_or_default();
     Ok(Plan {
         version: PLAN_VERSION.into(),
-        parent_pid: std::process::id(),
         network: spec.network,
         hostname,
         legacy_remount: false,
@@ -386,7 +356,7 @@ fn check_targets(mounts: &[ViewMount], hosttools_dir: &str) -> Result<(), Sandbo
         }
         let reserved = mount.target == "/"
             || (mount.origin == "the task's mounts"
-                && ["/proc", "/dev", hosttools_dir]
+                && ["/proc", "/dev", "/etc", hosttools_dir]
                     .iter()
                     .any(|r| is_within(&mount.target, r)));
         if reserved {
@@ -555,35 +525,6 @@ fn make_dirs(path: &str, made: &mut HashSet<String>, ops: &mut Vec<Op>) {
     ops.push(Op::Dir { path: path.into() });
 }
 
-/// The generated `/etc` files: who the task is, and names resolved from
-/// files only.
-fn etc_files(uid: u32, gid: u32, hostname: &str) -> Vec<(&'static str, String)> {
-    let mut passwd = String::from("root:x:0:0:root:/root:/bin/sh\n");
-    let mut group = String::from("root:x:0:\n");
-    if uid != 0 {
-        passwd.push_str(&format!(
-            "bitzel:x:{uid}:{gid}:bitzel:/nonexistent:/bin/sh\n"
-        ));
-    }
-    if gid != 0 {
-        group.push_str(&format!("bitzel:x:{gid}:\n"));
-    }
-    // Host ids outside the user namespace's map show as the overflow id.
-    passwd.push_str("nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
-    group.push_str("nogroup:x:65534:\n");
-    let hosts = format!("127.0.0.1\tlocalhost {hostname}\n::1\tlocalhost ip6-localhost\n");
-    let nsswitch = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n\
-                    networks: files\nprotocols: files\nservices: files\n"
-        .to_string();
-    vec![
-        ("passwd", passwd),
-        ("group", group),
-        ("hosts", hosts),
-        ("hostname", format!("{hostname}\n")),
-        ("nsswitch.conf", nsswitch),
-    ]
-}
-
 /// An absolute, normal path inside the view, as a string without a
 /// trailing slash.
 fn view_path(path: &Path, what: &str) -> Result<String, SandboxError> {
@@ -712,6 +653,14 @@ mod tests {
         spec
     }
 
+    fn plan(spec: &SandboxSpec) -> Result<Plan, SandboxError> {
+        let prepared = Prepared {
+            hosttools: None,
+            etc: PathBuf::from("/etc"),
+        };
+        super::plan(spec, &prepared)
+    }
+
     #[test]
     fn view_paths_are_normalised_and_checked() {
         assert_eq!(view_path(Path::new("/a/b/"), "x").unwrap(), "/a/b");
@@ -734,11 +683,11 @@ mod tests {
             Mount::read_only(outer.path(), "/deps"),
             Mount::writable(inner.path(), "/deps/work"),
         ]);
-        let err = plan(&spec, &[], 1000, 1000).unwrap_err().to_string();
+        let err = plan(&spec).unwrap_err().to_string();
         assert!(err.contains("must already exist"), "{err}");
 
         std::fs::create_dir(outer.path().join("work")).unwrap();
-        let plan = plan(&spec, &[], 1000, 1000).unwrap();
+        let plan = plan(&spec).unwrap();
         let targets = mount_targets(&plan.ops);
         let deps = targets.iter().position(|t| *t == "/deps").unwrap();
         let work = targets.iter().position(|t| *t == "/deps/work").unwrap();
@@ -757,7 +706,7 @@ mod tests {
             Mount::read_only(deps.path(), "/work/build/deps"),
             Mount::writable(work.path(), "/work/build"),
         ]);
-        let plan = plan(&spec, &[], 0, 0).unwrap();
+        let plan = plan(&spec).unwrap();
         let seal = plan
             .ops
             .iter()
@@ -787,21 +736,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for target in ["/proc/x", "/dev", "/hosttools/sh", "/"] {
             let spec = spec_with(vec![Mount::writable(dir.path(), target)]);
-            let err = plan(&spec, &[], 0, 0).unwrap_err().to_string();
+            let err = plan(&spec).unwrap_err().to_string();
             assert!(err.contains("reserved"), "{target}: {err}");
         }
         let spec = spec_with(vec![
             Mount::writable(dir.path(), "/w"),
             Mount::read_only(dir.path(), "/w/"),
         ]);
-        let err = plan(&spec, &[], 0, 0).unwrap_err().to_string();
+        let err = plan(&spec).unwrap_err().to_string();
         assert!(err.contains("two mounts at `/w`"), "{err}");
     }
 
     #[test]
     fn a_missing_mount_source_names_the_path() {
         let spec = spec_with(vec![Mount::read_only("/nonexistent/bitzel-src", "/src")]);
-        let err = plan(&spec, &[], 0, 0).unwrap_err().to_string();
+        let err = plan(&spec).unwrap_err().to_string();
         assert!(err.contains("/nonexistent/bitzel-src"), "{err}");
     }
 }
