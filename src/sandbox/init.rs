@@ -1,25 +1,25 @@
-//! The `bitzel-sandbox` binary's side of [`super::Sandbox`]: four kinds of
-//! process, each single-threaded, so forking is safe.
+//! The `bitzel-sandbox` binary's side of [`super::Sandbox`]: three kinds
+//! of process, each single-threaded, so forking is safe.
 //!
 //! 1. The *zygote*, started once per [`super::Sandbox`]: waits for spawn
-//!    requests on its control socket (stdin) and forks a helper for each.
-//!    Forking this small process costs a fraction of exec'ing a new one,
-//!    which is the point of having it. End of file on the control socket
-//!    (bitzel exited, was killed, or dropped the `Sandbox`) ends it.
-//! 2. The *helper*, one per task, with `PR_SET_PDEATHSIG` = `SIGKILL`
-//!    towards the zygote: reads the plan from the sandbox's socket,
-//!    unshares the namespaces, writes the uid and gid maps, forks the
-//!    init, relays the init's reports to bitzel, kills the init when
-//!    bitzel asks or goes away, and reports the task's exit status.
-//! 3. The *init*, pid 1 of the new pid namespace, with the parent-death
-//!    signal towards the helper: builds the view from the plan's ops,
-//!    pivots into it, forks the task, reaps every process until the task
-//!    exits, and reports the task's raw wait status. When it exits the
-//!    kernel kills what is left in the namespace before the helper's
-//!    `waitpid` returns.
-//! 4. The *task*: signal dispositions and mask reset, capabilities dropped
-//!    when its uid is 0, `no_new_privs`, stdin `/dev/null`, then `execve`
-//!    with exactly the plan's environment.
+//!    requests on its control socket (stdin) and clones an init for each,
+//!    directly into new user, mount, pid, UTS, IPC and (without the
+//!    network) network namespaces. Cloning this small process costs a
+//!    fraction of exec'ing a new one, which is the point of having it.
+//!    End of file on the control socket (bitzel exited, was killed, or
+//!    dropped the `Sandbox`) ends it.
+//! 2. The *init*, pid 1 of the task's pid namespace, with
+//!    `PR_SET_PDEATHSIG` = `SIGKILL` towards the zygote: maps the
+//!    caller's uid and gid to themselves, reads the plan from the
+//!    sandbox's socket, builds the view from its ops, pivots into it,
+//!    drops its capabilities and starts the task with `posix_spawn` (no
+//!    page tables copied). It then reaps every process until the task
+//!    exits, kills and reaps whatever the task left (or everything, when
+//!    bitzel asks or goes away), reports the task's raw wait status and
+//!    exits.
+//! 3. The *task*: default signal dispositions, an empty mask, stdin
+//!    `/dev/null`, exactly the plan's environment, no capabilities and
+//!    `no_new_privs` (from the init).
 //!
 //! The view is built under `/newroot`, a tmpfs inside a staging tmpfs
 //! that becomes the root first, with the host's tree at `/.oldroot` as
@@ -27,13 +27,14 @@
 //! and detaches it, so nothing of the host's tree remains in the task's
 //! mount namespace.
 //!
-//! Invariant: none of these processes writes to the task's stdout or
-//! stderr; failures reach bitzel as [`Reply::Failed`].
+//! Invariant: neither the zygote nor the init writes to the task's
+//! stdout or stderr; failures reach bitzel as [`Reply::Failed`].
 
 use std::ffi::CString;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -41,9 +42,9 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigHandler, Signal};
-use nix::unistd::{ForkResult, Pid};
+use nix::unistd::Pid;
 
-use super::protocol::{KILL, Reply, read_frame, write_frame};
+use super::protocol::{ISOLATED, KILL, NoSigPipe, Reply, read_frame, write_frame};
 use super::view::{Op, PLAN_VERSION, Plan};
 
 /// Where the staging tmpfs is mounted before the first pivot. Any
@@ -53,9 +54,12 @@ const STAGING: &str = "/tmp";
 const OLD_ROOT: &str = "/.oldroot";
 const NEW_ROOT: &str = "/newroot";
 
-/// Exit code of a helper, init or task that could not do its job (the
-/// reason went to bitzel).
+/// Exit code of an init that could not do its job (the reason went to
+/// bitzel).
 const FAILED: i32 = 127;
+
+/// The stack the zygote clones inits on (each gets its own copy).
+const INIT_STACK: usize = 1 << 20;
 
 /// A failed step: an op of the plan or a named step, and the errno.
 #[derive(Debug)]
@@ -120,13 +124,22 @@ pub fn helper_main() -> ! {
         let _ = nix::unistd::dup2_stdout(&null);
         let _ = nix::unistd::dup2_stderr(&null);
     }
-    // Helpers report through their sockets; the kernel reaps them.
+    // Inits report through their sockets; the kernel reaps them.
     // SAFETY: SIG_IGN installs no handler.
     let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigIgn) };
-    let zygote = nix::unistd::getpid();
+    // Held open for the zygote's whole life: an init that finds it closed
+    // knows the zygote died before its parent-death signal was armed.
+    let Ok((life_read, life_write)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else {
+        exit(FAILED)
+    };
+    let ids = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    let mut stack = vec![0u8; INIT_STACK];
     loop {
-        let fds = match receive_request(&control) {
-            Ok(Some(fds)) => fds,
+        let (kind, fds) = match receive_request(&control) {
+            Ok(Some(request)) => request,
             Ok(None) => exit(0),
             Err(Errno::EINTR) => continue,
             Err(_) => exit(FAILED),
@@ -134,22 +147,50 @@ pub fn helper_main() -> ! {
         let Ok([socket, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
             continue;
         };
-        // SAFETY: the zygote is single-threaded (a fresh exec that starts
-        // no threads).
-        match unsafe { nix::unistd::fork() } {
-            Ok(ForkResult::Child) => {
-                drop(control);
-                helper(zygote, UnixStream::from(socket), stdout, stderr)
-            }
-            // A failed fork drops the request's socket: bitzel sees end
-            // of file and reports that the helper gave no answer.
-            Ok(ForkResult::Parent { .. }) | Err(_) => {}
+        let socket = UnixStream::from(socket);
+        let mut flags = CloneFlags::CLONE_NEWUSER
+            | CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC;
+        if kind == ISOLATED {
+            flags |= CloneFlags::CLONE_NEWNET;
         }
+        let closed_in_child = [control.as_raw_fd(), life_write.as_raw_fd()];
+        let child = {
+            let socket = &socket;
+            let (stdout, stderr, life_read) = (&stdout, &stderr, &life_read);
+            let init_main = Box::new(move || -> isize {
+                for fd in closed_in_child {
+                    // SAFETY: the zygote's descriptors, copied into this
+                    // process, which must not hold them.
+                    unsafe { libc::close(fd) };
+                }
+                init(ids, life_read, socket, stdout, stderr)
+            });
+            // SAFETY: the zygote is single-threaded (a fresh exec that
+            // starts no threads), and the stack is a fresh copy in the
+            // child, large enough for the init.
+            unsafe { nix::sched::clone(init_main, &mut stack, flags, Some(libc::SIGCHLD)) }
+        };
+        let reply = match child {
+            Ok(pid) => Reply::Forked {
+                pid: pid.as_raw() as u32,
+            },
+            Err(errno) => Failure {
+                unsupported: true,
+                ..fail("create namespaces (clone)", errno)
+            }
+            .reply(),
+        };
+        // Only the init talks to bitzel from here on.
+        let _ = write_frame(&mut NoSigPipe(&socket), &reply);
     }
 }
 
-/// One request: the descriptors it carries, or None at end of file.
-fn receive_request(control: &OwnedFd) -> nix::Result<Option<Vec<OwnedFd>>> {
+/// One request: its kind byte and the descriptors it carries, or None at
+/// end of file.
+fn receive_request(control: &OwnedFd) -> nix::Result<Option<(u8, Vec<OwnedFd>)>> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
     let mut byte = [0u8; 1];
     let mut iov = [std::io::IoSliceMut::new(&mut byte)];
@@ -173,121 +214,7 @@ fn receive_request(control: &OwnedFd) -> nix::Result<Option<Vec<OwnedFd>>> {
     if message.bytes == 0 && fds.is_empty() {
         return Ok(None);
     }
-    Ok(Some(fds))
-}
-
-/// The helper of one task (see the module doc).
-fn helper(zygote: Pid, mut socket: UnixStream, stdout: OwnedFd, stderr: OwnedFd) -> ! {
-    // The zygote ignores SIGCHLD; the helper waits for its init.
-    // SAFETY: SIG_DFL installs no handler.
-    let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
-    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() || nix::unistd::getppid() != zygote
-    {
-        exit(FAILED);
-    }
-    let _ = nix::unistd::dup2_stdout(&stdout);
-    let _ = nix::unistd::dup2_stderr(&stderr);
-    drop((stdout, stderr));
-
-    let prepared = read_plan(&mut socket).and_then(|plan| unshare(&plan).map(|()| plan));
-    let plan = match prepared {
-        Ok(plan) => plan,
-        Err(failure) => {
-            let _ = write_frame(&mut socket, &failure.reply());
-            exit(FAILED)
-        }
-    };
-    let pipes = nix::unistd::pipe2(OFlag::O_CLOEXEC)
-        .and_then(|report| Ok((report, nix::unistd::pipe2(OFlag::O_CLOEXEC)?)))
-        .step("create a pipe");
-    let ((report_read, report_write), (life_read, life_write)) = match pipes {
-        Ok(pipes) => pipes,
-        Err(failure) => {
-            let _ = write_frame(&mut socket, &failure.reply());
-            exit(FAILED)
-        }
-    };
-    // SAFETY: single-threaded, as the zygote was.
-    let init_pid = match unsafe { nix::unistd::fork() } {
-        Ok(ForkResult::Child) => {
-            drop((socket, report_read, life_write));
-            init(&plan, report_write, life_read)
-        }
-        Ok(ForkResult::Parent { child }) => child,
-        Err(errno) => {
-            let _ = write_frame(&mut socket, &fail("fork the init", errno).reply());
-            exit(FAILED)
-        }
-    };
-    drop((report_write, life_read));
-    let mut reports = std::fs::File::from(report_read);
-
-    match read_frame::<Reply>(&mut reports) {
-        Ok(Some(Reply::Started { .. })) => {
-            let started = Reply::Started {
-                init_pid: init_pid.as_raw() as u32,
-            };
-            if write_frame(&mut socket, &started).is_err() {
-                // bitzel is gone: the task must not run on.
-                let _ = nix::sys::signal::kill(init_pid, Signal::SIGKILL);
-            }
-        }
-        Ok(Some(failed)) => {
-            wait_for(init_pid);
-            let _ = write_frame(&mut socket, &failed);
-            exit(FAILED)
-        }
-        Ok(None) | Err(_) => {
-            let status = wait_for(init_pid);
-            let why = fail(
-                format!("start the sandbox's init (wait status {status:?})"),
-                Errno::EIO,
-            );
-            let _ = write_frame(&mut socket, &why.reply());
-            exit(FAILED)
-        }
-    }
-
-    // Until the init reports the task's end: kill it if bitzel asks or
-    // goes away.
-    let mut watch_socket = true;
-    loop {
-        let mut fds = vec![PollFd::new(reports.as_fd(), PollFlags::POLLIN)];
-        if watch_socket {
-            fds.push(PollFd::new(socket.as_fd(), PollFlags::POLLIN));
-        }
-        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(_) => break,
-        }
-        let report_ready = fds[0].any().unwrap_or(true);
-        let socket_ready = watch_socket && fds.get(1).and_then(PollFd::any).unwrap_or(false);
-        drop(fds);
-        if report_ready {
-            break;
-        }
-        if socket_ready {
-            let mut request = [0u8; 64];
-            let n = socket.read(&mut request).unwrap_or(0);
-            if n == 0 || request[..n].contains(&KILL) {
-                let _ = nix::sys::signal::kill(init_pid, Signal::SIGKILL);
-            }
-            if n == 0 {
-                watch_socket = false;
-            }
-        }
-    }
-    let reported = match read_frame::<Reply>(&mut reports) {
-        Ok(Some(Reply::Exited { status })) => Some(status),
-        _ => None,
-    };
-    // The init's own status stands in when it was killed before
-    // reporting (by bitzel's kill).
-    let init_status = wait_for(init_pid);
-    if let Some(status) = reported.or(init_status) {
-        let _ = write_frame(&mut socket, &Reply::Exited { status });
-    }
-    exit(0)
+    Ok(Some((byte[0], fds)))
 }
 
 fn read_plan(socket: &mut UnixStream) -> Result<Plan, Failure> {
@@ -314,25 +241,8 @@ fn read_plan(socket: &mut UnixStream) -> Result<Plan, Failure> {
     Ok(plan)
 }
 
-/// Enters the new namespaces (the pid namespace applies to the next
-/// child) and maps the caller's ids to themselves.
-fn unshare(plan: &Plan) -> Result<(), Failure> {
-    // Terminal signals (Ctrl-C) go to bitzel, which decides what to kill.
-    let _ = nix::unistd::setsid();
-    let uid = nix::unistd::getuid().as_raw();
-    let gid = nix::unistd::getgid().as_raw();
-    let mut flags = CloneFlags::CLONE_NEWUSER
-        | CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
-    if !plan.network {
-        flags |= CloneFlags::CLONE_NEWNET;
-    }
-    nix::sched::unshare(flags).map_err(|errno| Failure {
-        unsupported: true,
-        ..fail("create namespaces (unshare)", errno)
-    })?;
+/// Maps the caller's ids to themselves in the new user namespace.
+fn write_maps((uid, gid): (u32, u32)) -> Result<(), Failure> {
     // A process may map only its own ids into a namespace it created, and
     // a gid map needs setgroups denied first; once inside, even root is
     // such a process towards the parent namespace.
@@ -349,83 +259,214 @@ fn unshare(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The init: pid 1 of the new pid namespace.
-fn init(plan: &Plan, report: OwnedFd, life_read: OwnedFd) -> ! {
-    let mut report = std::fs::File::from(report);
-    let task = match init_view(plan, life_read).and_then(|()| start_task(plan)) {
-        Ok(task) => task,
+/// The init: pid 1 of the new pid namespace (see the module doc).
+fn init(
+    ids: (u32, u32),
+    life_read: &OwnedFd,
+    socket: &UnixStream,
+    stdout: &OwnedFd,
+    stderr: &OwnedFd,
+) -> ! {
+    let mut socket = match socket.try_clone() {
+        Ok(socket) => socket,
+        Err(_) => exit(FAILED),
+    };
+    let started = prepare(ids, life_read, &mut socket, stdout, stderr)
+        .and_then(|plan| start_task(&plan).map(|task| (plan, task)));
+    let task = match started {
+        Ok((_plan, task)) => task,
         Err(failure) => {
-            let _ = write_frame(&mut report, &failure.reply());
+            let _ = write_frame(&mut NoSigPipe(&socket), &failure.reply());
             exit(FAILED)
         }
     };
-    let _ = write_frame(&mut report, &Reply::Started { init_pid: 0 });
-
-    // Reap everything (orphans of the task land here) until the task
-    // itself ends; whatever is left dies with this process.
-    let status = loop {
-        let mut raw = 0;
-        // SAFETY: plain waitpid on any child.
-        let pid = unsafe { libc::waitpid(-1, &mut raw, 0) };
-        if pid == task.as_raw() {
-            break raw;
-        }
-        if pid < 0 && Errno::last() != Errno::EINTR {
-            break FAILED << 8;
-        }
-    };
-    let _ = write_frame(&mut report, &Reply::Exited { status });
+    if write_frame(&mut NoSigPipe(&socket), &Reply::Started).is_err() {
+        // bitzel is gone: the task must not run on.
+        abandon();
+    }
+    let status = supervise(task, &mut socket);
+    let _ = write_frame(&mut NoSigPipe(&socket), &Reply::Exited { status });
     exit(0)
 }
 
-/// Builds the view and enters it.
-fn init_view(plan: &Plan, life_read: OwnedFd) -> Result<(), Failure> {
+/// Everything before the task: checks, maps, output, plan, view.
+fn prepare(
+    ids: (u32, u32),
+    life_read: &OwnedFd,
+    socket: &mut UnixStream,
+    stdout: &OwnedFd,
+    stderr: &OwnedFd,
+) -> Result<Plan, Failure> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).step("set the parent-death signal")?;
-    // The helper may have died before the signal was armed; then the
+    // The zygote may have died before the signal was armed; then the
     // pipe only it holds open is closed.
     let mut poll = [PollFd::new(life_read.as_fd(), PollFlags::POLLIN)];
     if nix::poll::poll(&mut poll, PollTimeout::ZERO).step("poll")? > 0 {
         exit(FAILED);
     }
-    drop(life_read);
-
-    build_view(plan)?;
+    // Terminal signals (Ctrl-C) go to bitzel, which decides what to kill.
+    let _ = nix::unistd::setsid();
+    write_maps(ids)?;
+    nix::unistd::dup2_stdout(stdout).step("set up the task's stdout")?;
+    nix::unistd::dup2_stderr(stderr).step("set up the task's stderr")?;
+    let plan = read_plan(socket)?;
+    build_view(&plan)?;
     if !plan.network {
         loopback_up().step("bring up the loopback interface")?;
     }
     nix::unistd::sethostname(&plan.hostname).step("set the hostname")?;
-    enter_view()
+    enter_view()?;
+    Ok(plan)
 }
 
-const REPORT_CHDIR: u8 = 1;
-const REPORT_EXEC: u8 = 2;
-
-/// Forks the task and waits until it has exec'd: its pid, or why it
-/// could not start.
-fn start_task(plan: &Plan) -> Result<Pid, Failure> {
-    let (report_read, report_write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).step("create a pipe")?;
-    // SAFETY: single-threaded, as the zygote was.
-    let task = match unsafe { nix::unistd::fork() }.step("fork the task")? {
-        ForkResult::Child => {
-            drop(report_read);
-            run_task(plan, report_write)
-        }
-        ForkResult::Parent { child } => child,
+/// Reaps until the task ends, killing everything when bitzel asks (or
+/// closes the socket); then kills and reaps what is left. The task's raw
+/// wait status.
+fn supervise(task: Pid, socket: &mut UnixStream) -> i32 {
+    use nix::sys::signalfd::{SfdFlags, SignalFd};
+    let mut chld = nix::sys::signal::SigSet::empty();
+    chld.add(Signal::SIGCHLD);
+    let Ok(signals) = SignalFd::with_flags(&chld, SfdFlags::SFD_CLOEXEC) else {
+        abandon()
     };
-    drop(report_write);
-    let mut report = Vec::new();
-    std::fs::File::from(report_read)
-        .read_to_end(&mut report)
-        .step("read the task's exec report")?;
-    if report.len() >= 5 {
-        let errno = i32::from_ne_bytes([report[1], report[2], report[3], report[4]]);
-        let step = match report[0] {
-            REPORT_CHDIR => format!("change to the working directory `{}`", plan.cwd),
-            _ => format!("run `{}`", plan.argv[0]),
-        };
-        return Err(fail(step, Errno::from_raw(errno)));
+    let mut watch_socket = true;
+    loop {
+        // Reap first: the task may have ended before the signalfd existed
+        // (SIGCHLD is blocked, so the signal waits for it).
+        loop {
+            let mut raw = 0;
+            // SAFETY: plain waitpid on any child, not blocking.
+            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
+            if pid == task.as_raw() {
+                kill_and_reap_all();
+                return raw;
+            }
+            if pid <= 0 {
+                break;
+            }
+        }
+        let mut fds = vec![PollFd::new(signals.as_fd(), PollFlags::POLLIN)];
+        if watch_socket {
+            fds.push(PollFd::new(socket.as_fd(), PollFlags::POLLIN));
+        }
+        match nix::poll::poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => abandon(),
+        }
+        let signal_ready = fds[0].any().unwrap_or(true);
+        let socket_ready = watch_socket && fds.get(1).and_then(PollFd::any).unwrap_or(false);
+        drop(fds);
+        if signal_ready {
+            let _ = signals.read_signal();
+        }
+        if socket_ready {
+            let mut request = [0u8; 64];
+            let n = socket.read(&mut request).unwrap_or(0);
+            if n == 0 || request[..n].contains(&KILL) {
+                // Every process of the namespace but this one.
+                let _ = nix::sys::signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
+            }
+            if n == 0 {
+                watch_socket = false;
+            }
+        }
     }
-    Ok(task)
+}
+
+/// Kills every other process of the namespace and reaps them all, so
+/// none is alive when bitzel hears the task ended.
+fn kill_and_reap_all() {
+    let _ = nix::sys::signal::kill(Pid::from_raw(-1), Signal::SIGKILL);
+    loop {
+        let mut raw = 0;
+        // SAFETY: plain waitpid on any child.
+        let pid = unsafe { libc::waitpid(-1, &mut raw, 0) };
+        if pid < 0 && Errno::last() != Errno::EINTR {
+            break;
+        }
+    }
+}
+
+/// Ends the sandbox without a status for bitzel.
+fn abandon() -> ! {
+    kill_and_reap_all();
+    exit(FAILED)
+}
+
+/// Starts the task: its pid, or why it could not start. The init drops
+/// its own capabilities first (it needs none from here on), so the task
+/// inherits none.
+fn start_task(plan: &Plan) -> Result<Pid, Failure> {
+    // The zygote ignored SIGCHLD (its inits are reaped by the kernel);
+    // this process must see its children end, through a signalfd.
+    // SAFETY: SIG_DFL installs no handler.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigDfl) };
+    let mut chld = nix::sys::signal::SigSet::empty();
+    chld.add(Signal::SIGCHLD);
+    nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_BLOCK, Some(&chld), None)
+        .step("block SIGCHLD")?;
+    match nix::sys::stat::stat(plan.cwd.as_str()) {
+        Ok(meta) if meta.st_mode & libc::S_IFMT == libc::S_IFDIR => {}
+        Ok(_) => {
+            return Err(fail(
+                format!("change to the working directory `{}`", plan.cwd),
+                Errno::ENOTDIR,
+            ));
+        }
+        Err(errno) => {
+            return Err(fail(
+                format!("change to the working directory `{}`", plan.cwd),
+                errno,
+            ));
+        }
+    }
+    let program = find_program(plan)?;
+    if nix::unistd::getuid().is_root() {
+        drop_capabilities();
+    }
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    }
+    let mut command = std::process::Command::new(&program);
+    command
+        .arg0(&plan.argv[0])
+        .args(&plan.argv[1..])
+        .env_clear()
+        .envs(plan.env.iter().filter_map(|pair| pair.split_once('=')))
+        .current_dir(&plan.cwd)
+        .stdin(std::process::Stdio::null());
+    // With an absolute program and no pre_exec, std starts it with
+    // posix_spawn: a vfork-style clone, no page tables copied. The child's
+    // signal mask is emptied and SIGPIPE reset to its default.
+    let child = command
+        .spawn()
+        .map_err(|e| fail(format!("run `{}`", plan.argv[0]), errno_of(&e)))?;
+    Ok(Pid::from_raw(child.id() as i32))
+}
+
+/// `argv[0]` as `execvp` would find it in the task's `PATH`: the first
+/// executable regular file.
+fn find_program(plan: &Plan) -> Result<String, Failure> {
+    let program = &plan.argv[0];
+    let not_found = |errno| fail(format!("run `{program}`"), errno);
+    if program.contains('/') {
+        return Ok(program.clone());
+    }
+    let mut result = Errno::ENOENT;
+    for dir in &plan.search_path {
+        let path = format!("{}/{program}", dir.trim_end_matches('/'));
+        match nix::sys::stat::stat(path.as_str()) {
+            Ok(meta) if meta.st_mode & libc::S_IFMT == libc::S_IFREG => {
+                match nix::unistd::access(path.as_str(), nix::unistd::AccessFlags::X_OK) {
+                    Ok(()) => return Ok(path),
+                    Err(_) => result = Errno::EACCES,
+                }
+            }
+            _ => {}
+        }
+    }
+    Err(not_found(result))
 }
 
 fn build_view(plan: &Plan) -> Result<(), Failure> {
@@ -642,87 +683,6 @@ fn loopback_up() -> nix::Result<()> {
     Ok(())
 }
 
-/// The task process: prepare and exec; on failure write `[step, errno]` to
-/// `report` for the init.
-fn run_task(plan: &Plan, report: OwnedFd) -> ! {
-    reset_signals();
-    if nix::unistd::getuid().is_root() {
-        drop_capabilities();
-    }
-    // SAFETY: prctl with integer arguments.
-    unsafe {
-        libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    }
-    if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDONLY, nix::sys::stat::Mode::empty())
-    {
-        let _ = nix::unistd::dup2_stdin(&null);
-    }
-    if let Err(errno) = nix::unistd::chdir(plan.cwd.as_str()) {
-        report_exec_failure(&report, REPORT_CHDIR, errno);
-    }
-    let (Some(argv), Some(env)) = (c_strings(&plan.argv), c_strings(&plan.env)) else {
-        report_exec_failure(&report, REPORT_EXEC, Errno::EINVAL)
-    };
-    let program = &plan.argv[0];
-    if program.contains('/') {
-        let errno = exec(program, &argv, &env);
-        report_exec_failure(&report, REPORT_EXEC, errno)
-    }
-    // As execvp does: the first directory that has it, EACCES remembered
-    // over ENOENT.
-    let mut result = Errno::ENOENT;
-    for dir in &plan.search_path {
-        let path = format!("{}/{program}", dir.trim_end_matches('/'));
-        match exec(&path, &argv, &env) {
-            Errno::ENOENT | Errno::ENOTDIR | Errno::ESTALE | Errno::ENODEV | Errno::ETIMEDOUT => {}
-            Errno::EACCES => result = Errno::EACCES,
-            other => report_exec_failure(&report, REPORT_EXEC, other),
-        }
-    }
-    report_exec_failure(&report, REPORT_EXEC, result)
-}
-
-fn report_exec_failure(report: &OwnedFd, step: u8, errno: Errno) -> ! {
-    let mut message = vec![step];
-    message.extend_from_slice(&(errno as i32).to_ne_bytes());
-    let _ = nix::unistd::write(report, &message);
-    exit(FAILED)
-}
-
-fn exec(path: &str, argv: &[CString], env: &[CString]) -> Errno {
-    let Ok(path) = CString::new(path) else {
-        return Errno::EINVAL;
-    };
-    match nix::unistd::execve(&path, argv, env) {
-        Err(errno) => errno,
-        Ok(never) => match never {},
-    }
-}
-
-fn c_strings(words: &[String]) -> Option<Vec<CString>> {
-    words
-        .iter()
-        .map(|w| CString::new(w.as_bytes()).ok())
-        .collect()
-}
-
-/// Default dispositions and an empty mask: Rust ignores SIGPIPE in its
-/// own processes, and ignored signals survive exec.
-fn reset_signals() {
-    for signal in Signal::iterator() {
-        if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
-            continue;
-        }
-        // SAFETY: restoring the default disposition installs no handler.
-        let _ = unsafe { nix::sys::signal::signal(signal, SigHandler::SigDfl) };
-    }
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&nix::sys::signal::SigSet::empty()),
-        None,
-    );
-}
-
 /// Empties the bounding and ambient sets: a uid-0 task then gets no
 /// capability from `execve` and cannot remount its inputs writable.
 fn drop_capabilities() {
@@ -743,21 +703,6 @@ fn drop_capabilities() {
             0,
             0,
         );
-    }
-}
-
-/// waitpid for one child: its raw status, or None if it cannot be had.
-fn wait_for(child: Pid) -> Option<i32> {
-    loop {
-        let mut raw = 0;
-        // SAFETY: plain waitpid.
-        let pid = unsafe { libc::waitpid(child.as_raw(), &mut raw, 0) };
-        if pid == child.as_raw() {
-            return Some(raw);
-        }
-        if Errno::last() != Errno::EINTR {
-            return None;
-        }
     }
 }
 

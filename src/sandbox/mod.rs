@@ -77,7 +77,7 @@ pub use prepared::{ETC_ENTRIES, ETC_NETWORK_ENTRIES};
 pub use view::DEV_NODES;
 
 use prepared::PreparedDirs;
-use protocol::{KILL, Reply, read_frame, write_frame};
+use protocol::{ISOLATED, KILL, NETWORK, NoSigPipe, Reply, read_frame, write_frame};
 
 /// The name of the helper binary, installed next to `bitzel`.
 pub const HELPER_NAME: &str = "bitzel-sandbox";
@@ -345,12 +345,23 @@ impl Sandbox {
             what: "create a socket pair".into(),
             error,
         })?;
-        self.request([helper_end.into(), stdout, stderr])?;
-        // A helper that failed early has closed its end; its reply (or
-        // its silence) below says why.
-        let _ = write_frame(&mut NoSigPipe(&socket), &plan);
-        match read_frame::<Reply>(&mut socket) {
-            Ok(Some(Reply::Started { init_pid })) => Ok(Running {
+        let kind = if spec.network { NETWORK } else { ISOLATED };
+        self.request(kind, [helper_end.into(), stdout, stderr])?;
+        // The zygote answers first (the init exists, or why not); only
+        // then does the init get its plan, so the two never write to the
+        // socket at the same time. The init has its own set-up to do
+        // meanwhile.
+        let mut init_pid = 0;
+        let mut reply = read_frame::<Reply>(&mut socket);
+        if let Ok(Some(Reply::Forked { pid })) = reply {
+            init_pid = pid;
+            // An init that failed early has closed its end; its reply (or
+            // its silence) below says why.
+            let _ = write_frame(&mut NoSigPipe(&socket), &plan);
+            reply = read_frame::<Reply>(&mut socket);
+        }
+        match reply {
+            Ok(Some(Reply::Started)) => Ok(Running {
                 socket,
                 init_pid,
                 status: None,
@@ -372,8 +383,8 @@ impl Sandbox {
                     SandboxError::Setup { step, error }
                 })
             }
-            Ok(Some(Reply::Exited { .. })) => Err(SandboxError::Protocol {
-                message: "the task ended before it started".into(),
+            Ok(Some(Reply::Exited { .. } | Reply::Forked { .. })) => Err(SandboxError::Protocol {
+                message: "the init's answers came out of order".into(),
             }),
             Ok(None) => Err(SandboxError::Protocol {
                 message: format!("`{}` ended without an answer", self.helper.display()),
@@ -385,7 +396,7 @@ impl Sandbox {
     }
 
     /// Sends a request to the zygote, starting it (again, if it died).
-    fn request(&self, fds: [OwnedFd; 3]) -> Result<(), SandboxError> {
+    fn request(&self, kind: u8, fds: [OwnedFd; 3]) -> Result<(), SandboxError> {
         use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
         let raw: Vec<i32> = fds.iter().map(AsRawFd::as_raw_fd).collect();
         let mut zygote = self.zygote.lock().unwrap_or_else(|e| e.into_inner());
@@ -399,7 +410,7 @@ impl Sandbox {
             };
             let sent = sendmsg::<()>(
                 running.control.as_raw_fd(),
-                &[std::io::IoSlice::new(b"S")],
+                &[std::io::IoSlice::new(&[kind])],
                 &[ControlMessage::ScmRights(&raw)],
                 MsgFlags::MSG_NOSIGNAL,
                 None,
@@ -534,20 +545,6 @@ fn output_fds(spec: &SandboxSpec) -> Result<(OwnedFd, OwnedFd), SandboxError> {
                 dup(std::io::stderr().as_fd())?,
             ))
         }
-    }
-}
-
-/// Writes to a socket whose reader may be gone without raising SIGPIPE.
-struct NoSigPipe<'a>(&'a UnixStream);
-
-impl std::io::Write for NoSigPipe<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        use nix::sys::socket::{MsgFlags, send};
-        send(self.0.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL).map_err(std::io::Error::from)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

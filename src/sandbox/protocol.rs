@@ -1,33 +1,43 @@
 //! Messages between bitzel, the zygote and a sandbox's helper and init.
 //!
 //! - bitzel → zygote (a `SOCK_SEQPACKET` socket, one datagram per
-//!   request): one byte and three descriptors, the sandbox's own socket
-//!   and the task's stdout and stderr.
-//! - bitzel → helper (the sandbox's socket): the [`super::view::Plan`] as
-//!   a frame, then [`KILL`] bytes; end of file also means kill.
-//! - helper → bitzel, and init → helper (a pipe): [`Reply`] frames.
+//!   request): [`ISOLATED`] or [`NETWORK`] and three descriptors, the
+//!   sandbox's own socket and the task's stdout and stderr.
+//! - bitzel → init (the sandbox's socket): the [`super::view::Plan`] as a
+//!   frame, then [`KILL`] bytes; end of file also means kill.
+//! - zygote → bitzel: [`Reply::Forked`] (or `Failed`) once the init
+//!   exists; bitzel sends the plan only after reading it, so the zygote
+//!   and the init never write at the same time. init → bitzel: `Started`
+//!   (or `Failed`), then `Exited`.
 //!
 //! A frame is a little-endian `u32` length and that many bytes of JSON.
 //! Both ends are built from the same crate (the plan carries the version),
 //! so the format is not a compatibility promise.
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// bitzel asks the helper to kill the task.
+/// bitzel asks the init to kill the task.
 pub(crate) const KILL: u8 = b'K';
+/// A request for a task in its own network namespace.
+pub(crate) const ISOLATED: u8 = b'I';
+/// A request for a task in the host's network namespace.
+pub(crate) const NETWORK: u8 = b'N';
 
 /// A frame larger than this is a protocol error (plans are kilobytes).
 const MAX_FRAME: u32 = 64 << 20;
 
-/// What a helper (or init) reports.
+/// What the zygote and an init report.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Reply {
-    /// The task was exec'd; `init_pid` is the host pid of the sandbox's
-    /// init (0 from the init itself, which cannot see it).
-    Started { init_pid: u32 },
+    /// The init exists, with this host pid.
+    Forked { pid: u32 },
+    /// The task was exec'd.
+    Started,
     Failed {
         /// The plan op that failed, when one did.
         op: Option<usize>,
@@ -38,6 +48,20 @@ pub(crate) enum Reply {
     },
     /// The task ended with this raw wait status.
     Exited { status: i32 },
+}
+
+/// Writes to a socket whose reader may be gone, without SIGPIPE.
+pub(crate) struct NoSigPipe<'a>(pub &'a UnixStream);
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        use nix::sys::socket::{MsgFlags, send};
+        send(self.0.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL).map_err(std::io::Error::from)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 pub(crate) fn write_frame<T: Serialize>(out: &mut impl Write, value: &T) -> std::io::Result<()> {
@@ -82,7 +106,7 @@ mod tests {
     fn frames_round_trip_and_end_cleanly() {
         let mut buf = Vec::new();
         write_frame(&mut buf, &Reply::Exited { status: 9 }).unwrap();
-        write_frame(&mut buf, &Reply::Started { init_pid: 42 }).unwrap();
+        write_frame(&mut buf, &Reply::Forked { pid: 42 }).unwrap();
         let mut input = &buf[..];
         assert!(matches!(
             read_frame::<Reply>(&mut input).unwrap(),
@@ -90,7 +114,7 @@ mod tests {
         ));
         assert!(matches!(
             read_frame::<Reply>(&mut input).unwrap(),
-            Some(Reply::Started { init_pid: 42 })
+            Some(Reply::Forked { pid: 42 })
         ));
         assert!(read_frame::<Reply>(&mut input).unwrap().is_none());
         let mut cut = &buf[..6];
