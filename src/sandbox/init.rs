@@ -129,51 +129,50 @@ pub fn helper_main() -> ! {
     let _ = unsafe { nix::sys::signal::signal(Signal::SIGCHLD, SigHandler::SigIgn) };
     // Held open for the zygote's whole life: an init that finds it closed
     // knows the zygote died before its parent-death signal was armed.
-    let Ok((life_read, life_write)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else {
+    let Ok((life_read, _life_write)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else {
         exit(FAILED)
     };
-    let ids = (
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
-    let mut stack = vec![0u8; INIT_STACK];
+    let mut zygote = Zygote {
+        ids: (
+            nix::unistd::getuid().as_raw(),
+            nix::unistd::getgid().as_raw(),
+        ),
+        life_read,
+        stack: vec![0u8; INIT_STACK],
+    };
+    // One init cloned ahead for isolated tasks: creating the namespaces
+    // (a network namespace most of all) is the largest part of setting up
+    // a sandbox, and it does not depend on the task. It happens while
+    // the previous task's init builds its view. Tasks with the network
+    // (fetching) are rare and get theirs on demand.
+    let mut ready: Option<ReadyInit> = None;
+    let mut cloning_works = true;
     loop {
+        if ready.is_none() && cloning_works {
+            ready = zygote.clone_init(ISOLATED).ok();
+            cloning_works = ready.is_some();
+        }
         let (kind, fds) = match receive_request(&control) {
             Ok(Some(request)) => request,
             Ok(None) => exit(0),
             Err(Errno::EINTR) => continue,
             Err(_) => exit(FAILED),
         };
-        let Ok([socket, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
+        let Some(socket) = fds.first() else {
             continue;
         };
-        let socket = UnixStream::from(socket);
-        let mut flags = CloneFlags::CLONE_NEWUSER
-            | CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWPID
-            | CloneFlags::CLONE_NEWUTS
-            | CloneFlags::CLONE_NEWIPC;
-        if kind == ISOLATED {
-            flags |= CloneFlags::CLONE_NEWNET;
-        }
-        let closed_in_child = [control.as_raw_fd(), life_write.as_raw_fd()];
-        let child = {
-            let socket = &socket;
-            let (stdout, stderr, life_read) = (&stdout, &stderr, &life_read);
-            let init_main = Box::new(move || -> isize {
-                for fd in closed_in_child {
-                    // SAFETY: the zygote's descriptors, copied into this
-                    // process, which must not hold them.
-                    unsafe { libc::close(fd) };
-                }
-                init(ids, life_read, socket, stdout, stderr)
-            });
-            // SAFETY: the zygote is single-threaded (a fresh exec that
-            // starts no threads), and the stack is a fresh copy in the
-            // child, large enough for the init.
-            unsafe { nix::sched::clone(init_main, &mut stack, flags, Some(libc::SIGCHLD)) }
+        let socket = match socket.try_clone() {
+            Ok(socket) => UnixStream::from(socket),
+            Err(_) => continue,
         };
-        let reply = match child {
+        let init = match ready.take() {
+            Some(init) if kind == ISOLATED => Ok(init),
+            unused => {
+                ready = unused;
+                zygote.clone_init(kind)
+            }
+        };
+        let reply = match init.and_then(|init| init.hand_over(&fds)) {
             Ok(pid) => Reply::Forked {
                 pid: pid.as_raw() as u32,
             },
@@ -186,6 +185,93 @@ pub fn helper_main() -> ! {
         // Only the init talks to bitzel from here on.
         let _ = write_frame(&mut NoSigPipe(&socket), &reply);
     }
+}
+
+/// What the zygote clones inits with.
+struct Zygote {
+    /// The caller's uid and gid, mapped to themselves in each sandbox.
+    ids: (u32, u32),
+    life_read: OwnedFd,
+    stack: Vec<u8>,
+}
+
+/// An init waiting for its task.
+struct ReadyInit {
+    pid: Pid,
+    /// Where the request's descriptors go (`SOCK_SEQPACKET`).
+    channel: OwnedFd,
+}
+
+impl Zygote {
+    /// Clones an init into new namespaces (with a network namespace of its
+    /// own for `ISOLATED`), which waits for a request's descriptors.
+    fn clone_init(&mut self, kind: u8) -> nix::Result<ReadyInit> {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+        let (channel, init_end) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )?;
+        let mut flags = CloneFlags::CLONE_NEWUSER
+            | CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC;
+        if kind == ISOLATED {
+            flags |= CloneFlags::CLONE_NEWNET;
+        }
+        let ids = self.ids;
+        let keep = [self.life_read.as_raw_fd(), init_end.as_raw_fd()];
+        let init_main = Box::new(move || -> isize {
+            // Another init's channel or a request's socket held here
+            // would keep it open after its owner closed it.
+            close_all_but(&keep);
+            // SAFETY: `keep` are open descriptors this process owns from
+            // here on (the zygote's copies stay with the zygote).
+            let [life_read, channel] = keep.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+            init(ids, kind == ISOLATED, life_read, channel)
+        });
+        // SAFETY: the zygote is single-threaded (a fresh exec that starts
+        // no threads), and the stack is a fresh copy in the child, large
+        // enough for the init.
+        let pid =
+            unsafe { nix::sched::clone(init_main, &mut self.stack, flags, Some(libc::SIGCHLD)) }?;
+        Ok(ReadyInit { pid, channel })
+    }
+}
+
+impl ReadyInit {
+    /// Gives the init a request's descriptors; its pid.
+    fn hand_over(self, fds: &[OwnedFd]) -> nix::Result<Pid> {
+        use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+        let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+        sendmsg::<()>(
+            self.channel.as_raw_fd(),
+            &[std::io::IoSlice::new(b"R")],
+            &[ControlMessage::ScmRights(&raw)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )?;
+        Ok(self.pid)
+    }
+}
+
+/// Closes every descriptor from 3 up except `keep`.
+fn close_all_but(keep: &[RawFd]) {
+    let mut keep = keep.to_vec();
+    keep.sort_unstable();
+    let mut first: libc::c_uint = 3;
+    for fd in keep {
+        let fd = fd as libc::c_uint;
+        if fd > first {
+            // SAFETY: closes a range of this process's descriptors.
+            unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0) };
+        }
+        first = fd + 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
 }
 
 /// One request: its kind byte and the descriptors it carries, or None at
@@ -260,18 +346,24 @@ fn write_maps((uid, gid): (u32, u32)) -> Result<(), Failure> {
 }
 
 /// The init: pid 1 of the new pid namespace (see the module doc).
-fn init(
-    ids: (u32, u32),
-    life_read: &OwnedFd,
-    socket: &UnixStream,
-    stdout: &OwnedFd,
-    stderr: &OwnedFd,
-) -> ! {
-    let mut socket = match socket.try_clone() {
-        Ok(socket) => socket,
-        Err(_) => exit(FAILED),
+fn init(ids: (u32, u32), isolated: bool, life_read: OwnedFd, channel: OwnedFd) -> ! {
+    // Before the task is known: everything that does not depend on it.
+    if let Err(_failure) = enter_namespaces(ids, isolated, &life_read) {
+        // Nobody to tell yet; the zygote clones another for the request.
+        exit(FAILED)
+    }
+    drop(life_read);
+    let fds = match receive_request(&channel) {
+        Ok(Some((_, fds))) => fds,
+        // The zygote ended (or failed) before handing over a task.
+        _ => exit(0),
     };
-    let started = prepare(ids, life_read, &mut socket, stdout, stderr)
+    drop(channel);
+    let Ok([socket, stdout, stderr]) = <[OwnedFd; 3]>::try_from(fds) else {
+        exit(FAILED)
+    };
+    let mut socket = UnixStream::from(socket);
+    let started = prepare(&mut socket, stdout, stderr)
         .and_then(|plan| start_task(&plan).map(|task| (plan, task)));
     let task = match started {
         Ok((_plan, task)) => task,
@@ -289,14 +381,8 @@ fn init(
     exit(0)
 }
 
-/// Everything before the task: checks, maps, output, plan, view.
-fn prepare(
-    ids: (u32, u32),
-    life_read: &OwnedFd,
-    socket: &mut UnixStream,
-    stdout: &OwnedFd,
-    stderr: &OwnedFd,
-) -> Result<Plan, Failure> {
+/// The parts of an init's set-up that do not depend on its task.
+fn enter_namespaces(ids: (u32, u32), isolated: bool, life_read: &OwnedFd) -> Result<(), Failure> {
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).step("set the parent-death signal")?;
     // The zygote may have died before the signal was armed; then the
     // pipe only it holds open is closed.
@@ -307,13 +393,19 @@ fn prepare(
     // Terminal signals (Ctrl-C) go to bitzel, which decides what to kill.
     let _ = nix::unistd::setsid();
     write_maps(ids)?;
-    nix::unistd::dup2_stdout(stdout).step("set up the task's stdout")?;
-    nix::unistd::dup2_stderr(stderr).step("set up the task's stderr")?;
-    let plan = read_plan(socket)?;
-    build_view(&plan)?;
-    if !plan.network {
+    if isolated {
         loopback_up().step("bring up the loopback interface")?;
     }
+    Ok(())
+}
+
+/// The task's part of the set-up: output, plan, view.
+fn prepare(socket: &mut UnixStream, stdout: OwnedFd, stderr: OwnedFd) -> Result<Plan, Failure> {
+    nix::unistd::dup2_stdout(&stdout).step("set up the task's stdout")?;
+    nix::unistd::dup2_stderr(&stderr).step("set up the task's stderr")?;
+    drop((stdout, stderr));
+    let plan = read_plan(socket)?;
+    build_view(&plan)?;
     nix::unistd::sethostname(&plan.hostname).step("set the hostname")?;
     enter_view()?;
     Ok(plan)

@@ -448,6 +448,13 @@ impl Sandbox {
         })?;
         let process = Command::new(&self.helper)
             .env_clear()
+            // mimalloc (bitzel's allocator) asks for transparent huge pages
+            // by default; in a process that clones for every task, each
+            // first touch and copy-on-write of a huge page zeroes or copies
+            // 2 MiB. Measured: 4.4 ms of CPU per sandboxed `true` with them,
+            // 3.1 ms without.
+            .env("MIMALLOC_ALLOW_THP", "0")
+            .env("MIMALLOC_ALLOW_THP", "0")
             .stdin(Stdio::from(zygote_end))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
