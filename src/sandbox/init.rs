@@ -21,11 +21,17 @@
 //!    `/dev/null`, exactly the plan's environment, no capabilities and
 //!    `no_new_privs` (from the init).
 //!
-//! The view is built under `/newroot`, a tmpfs inside a staging tmpfs
-//! that becomes the root first, with the host's tree at `/.oldroot` as
-//! the source of binds; the last pivot stacks the old root over the view
-//! and detaches it, so nothing of the host's tree remains in the task's
-//! mount namespace.
+//! The view is a tmpfs mounted, in the init's private mount namespace, on
+//! an empty directory of the sandbox's cache (so it hides no bind
+//! source); binds come from the host paths themselves, and the init
+//! `chroot`s into it. The host's tree stays mounted outside the root
+//! rather than being detached: detaching it costs an expedited RCU grace
+//! period per task, and `pivot_root` walks every thread of the machine.
+//! That is sound because the task cannot leave a chroot: it has no
+//! capabilities, `no_new_privs`, and may create no user namespace (the
+//! init sets `user.max_user_namespaces` to 0 in its own), which is the
+//! only way to regain `CAP_SYS_CHROOT`; `/proc/1/root` is closed to it as
+//! the init keeps capabilities the task lacks.
 //!
 //! Invariant: neither the zygote nor the init writes to the task's
 //! stdout or stderr; failures reach bitzel as [`Reply::Failed`].
@@ -38,7 +44,7 @@ use std::os::unix::process::CommandExt;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::mount::{MsFlags, mount};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigHandler, Signal};
@@ -46,13 +52,6 @@ use nix::unistd::Pid;
 
 use super::protocol::{ISOLATED, KILL, NoSigPipe, Reply, read_frame, write_frame};
 use super::view::{Op, PLAN_VERSION, Plan};
-
-/// Where the staging tmpfs is mounted before the first pivot. Any
-/// directory works: after the pivot the host tree, `/tmp` included, is
-/// whole again under `/.oldroot`.
-const STAGING: &str = "/tmp";
-const OLD_ROOT: &str = "/.oldroot";
-const NEW_ROOT: &str = "/newroot";
 
 /// Exit code of an init that could not do its job (the reason went to
 /// bitzel).
@@ -172,18 +171,27 @@ pub fn helper_main() -> ! {
                 zygote.clone_init(kind)
             }
         };
-        let reply = match init.and_then(|init| init.hand_over(&fds)) {
-            Ok(pid) => Reply::Forked {
-                pid: pid.as_raw() as u32,
-            },
-            Err(errno) => Failure {
-                unsupported: true,
-                ..fail("create namespaces (clone)", errno)
+        let init = match init {
+            Ok(init) => init,
+            Err(errno) => {
+                let failure = Failure {
+                    unsupported: true,
+                    ..fail("create namespaces (clone)", errno)
+                };
+                let _ = write_frame(&mut NoSigPipe(&socket), &failure.reply());
+                continue;
             }
-            .reply(),
         };
-        // Only the init talks to bitzel from here on.
-        let _ = write_frame(&mut NoSigPipe(&socket), &reply);
+        // Said before the init has the socket, so the two never write at
+        // the same time; from the hand-over on, only the init talks.
+        let forked = Reply::Forked {
+            pid: init.pid.as_raw() as u32,
+        };
+        let _ = write_frame(&mut NoSigPipe(&socket), &forked);
+        if let Err(errno) = init.hand_over(&fds) {
+            let failure = fail("hand the task to its init", errno);
+            let _ = write_frame(&mut NoSigPipe(&socket), &failure.reply());
+        }
     }
 }
 
@@ -242,8 +250,8 @@ impl Zygote {
 }
 
 impl ReadyInit {
-    /// Gives the init a request's descriptors; its pid.
-    fn hand_over(self, fds: &[OwnedFd]) -> nix::Result<Pid> {
+    /// Gives the init a request's descriptors.
+    fn hand_over(self, fds: &[OwnedFd]) -> nix::Result<()> {
         use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
         let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
         sendmsg::<()>(
@@ -253,7 +261,7 @@ impl ReadyInit {
             MsgFlags::MSG_NOSIGNAL,
             None,
         )?;
-        Ok(self.pid)
+        Ok(())
     }
 }
 
@@ -407,7 +415,7 @@ fn prepare(socket: &mut UnixStream, stdout: OwnedFd, stderr: OwnedFd) -> Result<
     let plan = read_plan(socket)?;
     build_view(&plan)?;
     nix::unistd::sethostname(&plan.hostname).step("set the hostname")?;
-    enter_view()?;
+    enter_view(&plan)?;
     Ok(plan)
 }
 
@@ -562,7 +570,6 @@ fn find_program(plan: &Plan) -> Result<String, Failure> {
 }
 
 fn build_view(plan: &Plan) -> Result<(), Failure> {
-    use nix::sys::stat::Mode;
     // Nothing mounted here may propagate back to the host.
     mount(
         None::<&str>,
@@ -574,28 +581,14 @@ fn build_view(plan: &Plan) -> Result<(), Failure> {
     .step("make the mounts private")?;
     mount(
         Some("tmpfs"),
-        STAGING,
+        plan.root.as_str(),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         Some("mode=0755"),
     )
-    .step("mount the staging tmpfs on /tmp")?;
-    let staged_old = format!("{STAGING}{OLD_ROOT}");
-    nix::unistd::mkdir(staged_old.as_str(), Mode::from_bits_truncate(0o755))
-        .step("create the old root's mount point")?;
-    nix::unistd::pivot_root(STAGING, staged_old.as_str()).step("pivot into the staging tmpfs")?;
-    nix::unistd::chdir("/").step("enter the staging root")?;
-    nix::unistd::mkdir(NEW_ROOT, Mode::from_bits_truncate(0o755)).step("create the view's root")?;
-    mount(
-        Some("tmpfs"),
-        NEW_ROOT,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=0755"),
-    )
-    .step("mount the view's root tmpfs")?;
+    .step(&format!("mount the view's root tmpfs on `{}`", plan.root))?;
     for (idx, op) in plan.ops.iter().enumerate() {
-        run_op(op, plan.legacy_remount).map_err(|errno| Failure {
+        run_op(&plan.root, op, plan.legacy_remount).map_err(|errno| Failure {
             op: Some(idx),
             ..fail(op.describe(), errno)
         })?;
@@ -603,16 +596,16 @@ fn build_view(plan: &Plan) -> Result<(), Failure> {
     Ok(())
 }
 
-fn in_view(path: &str) -> String {
-    if path == "/" {
-        NEW_ROOT.to_string()
-    } else {
-        format!("{NEW_ROOT}{path}")
-    }
-}
-
-fn run_op(op: &Op, legacy_remount: bool) -> nix::Result<()> {
+/// Runs one op of the plan, its view paths under `root`.
+fn run_op(root: &str, op: &Op, legacy_remount: bool) -> nix::Result<()> {
     use nix::sys::stat::Mode;
+    let in_view = |path: &str| {
+        if path == "/" {
+            root.to_string()
+        } else {
+            format!("{root}{path}")
+        }
+    };
     match op {
         Op::Dir { path } => {
             match nix::unistd::mkdir(in_view(path).as_str(), Mode::from_bits_truncate(0o755)) {
@@ -635,7 +628,7 @@ fn run_op(op: &Op, legacy_remount: bool) -> nix::Result<()> {
             in_view(path).as_str(),
         ),
         Op::Bind { source, target } => mount(
-            Some(format!("{OLD_ROOT}{source}").as_str()),
+            Some(source.as_str()),
             in_view(target).as_str(),
             None::<&str>,
             MsFlags::MS_BIND | MsFlags::MS_REC,
@@ -735,13 +728,11 @@ fn remount_read_only(path: &str) -> nix::Result<()> {
     mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
 }
 
-/// Makes the view the root and detaches the host's tree.
-fn enter_view() -> Result<(), Failure> {
-    nix::unistd::chdir(NEW_ROOT).step("enter the view")?;
-    // pivot_root(".", ".") stacks the old root on top of the new one at
-    // "/"; detaching "." then removes it and everything under it.
-    nix::unistd::pivot_root(".", ".").step("pivot into the view")?;
-    umount2(".", MntFlags::MNT_DETACH).step("detach the host's tree")?;
+/// Makes the view the root, for good: see the module doc.
+fn enter_view(plan: &Plan) -> Result<(), Failure> {
+    std::fs::write("/proc/sys/user/max_user_namespaces", "0")
+        .step("forbid nested user namespaces")?;
+    nix::unistd::chroot(plan.root.as_str()).step("enter the view (chroot)")?;
     nix::unistd::chdir("/").step("enter the view")?;
     Ok(())
 }

@@ -337,7 +337,15 @@ impl Sandbox {
         let uid = nix::unistd::getuid().as_raw();
         let gid = nix::unistd::getgid().as_raw();
         let etc = prepared.etc(uid, gid, &spec.hostname, spec.network)?;
-        let mut plan = view::plan(spec, &view::Prepared { hosttools, etc })?;
+        let root = prepared.view_root()?;
+        let mut plan = view::plan(
+            spec,
+            &view::Prepared {
+                hosttools,
+                etc,
+                root,
+            },
+        )?;
         plan.legacy_remount = self.legacy_remount;
 
         let (stdout, stderr) = output_fds(spec)?;
@@ -347,17 +355,15 @@ impl Sandbox {
         })?;
         let kind = if spec.network { NETWORK } else { ISOLATED };
         self.request(kind, [helper_end.into(), stdout, stderr])?;
-        // The zygote answers first (the init exists, or why not); only
-        // then does the init get its plan, so the two never write to the
-        // socket at the same time. The init has its own set-up to do
-        // meanwhile.
+        // The init reads it once it has the socket; one that failed early
+        // has closed its end, and its reply (or its silence) says why.
+        let _ = write_frame(&mut NoSigPipe(&socket), &plan);
+        // The zygote answers first (the init exists, or why not), then the
+        // init.
         let mut init_pid = 0;
         let mut reply = read_frame::<Reply>(&mut socket);
         if let Ok(Some(Reply::Forked { pid })) = reply {
             init_pid = pid;
-            // An init that failed early has closed its end; its reply (or
-            // its silence) below says why.
-            let _ = write_frame(&mut NoSigPipe(&socket), &plan);
             reply = read_frame::<Reply>(&mut socket);
         }
         match reply {

@@ -1,5 +1,5 @@
-//! Directories prepared once on the host and bound whole into every view:
-//! the host tools and `/etc`.
+//! Directories prepared once on the host and bound whole into every view
+//! (the host tools and `/etc`), and the empty directory views are built on.
 //!
 //! One bind mount per directory instead of one per tool: a mount costs
 //! about 25 µs here, and openembedded-core lists a hundred host tools.
@@ -60,7 +60,12 @@ pub(crate) struct PreparedDirs {
     root: PathBuf,
     /// Remove `root` when dropped (a private temporary directory).
     owned: bool,
+    /// Directories by the digest key they were made from.
     made: Mutex<HashMap<String, PathBuf>>,
+    /// Directories by what was asked for: after the first time, a
+    /// sandbox's directories cost no system call.
+    asked: Mutex<HashMap<String, PathBuf>>,
+    view_root: std::sync::OnceLock<PathBuf>,
 }
 
 impl PreparedDirs {
@@ -70,6 +75,8 @@ impl PreparedDirs {
             root,
             owned: false,
             made: Mutex::new(HashMap::new()),
+            asked: Mutex::new(HashMap::new()),
+            view_root: std::sync::OnceLock::new(),
         }
     }
 
@@ -85,11 +92,51 @@ impl PreparedDirs {
             root,
             owned: true,
             made: Mutex::new(HashMap::new()),
+            asked: Mutex::new(HashMap::new()),
+            view_root: std::sync::OnceLock::new(),
         })
     }
 
+    /// An empty directory for views to be built on (each in its own
+    /// mount namespace, so one serves every sandbox).
+    pub(crate) fn view_root(&self) -> Result<PathBuf, SandboxError> {
+        if let Some(dir) = self.view_root.get() {
+            return Ok(dir.clone());
+        }
+        let dir = self.root.join("view");
+        let dir = match std::fs::create_dir_all(&dir) {
+            Ok(()) => dir.canonicalize(),
+            Err(error) => Err(error),
+        }
+        .map_err(|error| SandboxError::Host {
+            what: format!("create `{}`", dir.display()),
+            error,
+        })?;
+        Ok(self.view_root.get_or_init(|| dir).clone())
+    }
+
+    /// The directory last prepared for `request`, if any.
+    fn asked_before(&self, request: &str) -> Option<PathBuf> {
+        let asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.get(request).cloned()
+    }
+
+    fn remember(&self, request: String, dir: &Path) {
+        let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+        asked.insert(request, dir.to_path_buf());
+    }
+
     /// The host tools directory for `tools`.
+    /// Within one `PreparedDirs`, a tool list is looked at once: a host
+    /// tool replaced during a run is picked up by the next run.
     pub(crate) fn hosttools(&self, tools: &[HostTool]) -> Result<PathBuf, SandboxError> {
+        let mut request = String::from("hosttools\n");
+        for tool in tools {
+            request.push_str(&format!("{}\t{}\n", tool.name, tool.resolved.display()));
+        }
+        if let Some(dir) = self.asked_before(&request) {
+            return Ok(dir);
+        }
         let mut key = String::from("hosttools\n");
         for tool in tools {
             key.push_str(&format!(
@@ -99,7 +146,7 @@ impl PreparedDirs {
                 file_stamp(&tool.resolved)?
             ));
         }
-        self.prepare("hosttools", &key, |dir| {
+        let dir = self.prepare("hosttools", &key, |dir| {
             for tool in tools {
                 let dest = dir.join(&tool.name);
                 if std::fs::hard_link(&tool.resolved, &dest).is_err() {
@@ -114,7 +161,9 @@ impl PreparedDirs {
                 }
             }
             Ok(())
-        })
+        })?;
+        self.remember(request, &dir);
+        Ok(dir)
     }
 
     /// The `/etc` directory for a task run as `uid`:`gid` on `hostname`,
@@ -126,6 +175,10 @@ impl PreparedDirs {
         hostname: &str,
         network: bool,
     ) -> Result<PathBuf, SandboxError> {
+        let request = format!("etc\n{uid}:{gid}\n{hostname}\n{network}\n");
+        if let Some(dir) = self.asked_before(&request) {
+            return Ok(dir);
+        }
         let mut entries: Vec<&str> = ETC_ENTRIES.to_vec();
         if network {
             entries.extend_from_slice(ETC_NETWORK_ENTRIES);
@@ -137,7 +190,7 @@ impl PreparedDirs {
                 key.push_str(&format!("{entry}\t{stamp}\n"));
             }
         }
-        self.prepare("etc", &key, |dir| {
+        let dir = self.prepare("etc", &key, |dir| {
             let write = |name: &str, contents: &str| {
                 std::fs::write(dir.join(name), contents).map_err(|error| SandboxError::Host {
                     what: format!("write `{}`", dir.join(name).display()),
@@ -164,7 +217,9 @@ impl PreparedDirs {
                 }
             }
             Ok(())
-        })
+        })?;
+        self.remember(request, &dir);
+        Ok(dir)
     }
 
     /// The directory `KIND-DIGEST(key)`, made by `fill` if not there yet.

@@ -5,10 +5,10 @@
 //!   sandbox's own socket and the task's stdout and stderr.
 //! - bitzel → init (the sandbox's socket): the [`super::view::Plan`] as a
 //!   frame, then [`KILL`] bytes; end of file also means kill.
-//! - zygote → bitzel: [`Reply::Forked`] (or `Failed`) once the init
-//!   exists; bitzel sends the plan only after reading it, so the zygote
-//!   and the init never write at the same time. init → bitzel: `Started`
-//!   (or `Failed`), then `Exited`.
+//! - zygote → bitzel: [`Reply::Forked`] (or `Failed`), written before
+//!   the zygote hands the socket to the init, so the two never write at
+//!   the same time. init → bitzel: `Started` (or `Failed`), then
+//!   `Exited`.
 //!
 //! A frame is a little-endian `u32` length and that many bytes of JSON.
 //! Both ends are built from the same crate (the plan carries the version),

@@ -4,8 +4,8 @@
 //! decision of its own.
 //!
 //! Paths in ops are inside the view (`/usr/lib`); bind sources are host
-//! paths, canonical, so the init can reach them under the old root without
-//! following symlinks that would resolve against the new one.
+//! paths, canonical, so what is bound is what the caller named even if a
+//! symlink on the way changes meanwhile.
 //!
 //! Ordering: every mount is sorted by depth, so a parent is mounted before
 //! what it contains. Read-only mounts that are not nested in a writable one
@@ -18,8 +18,9 @@
 //! already exist on the host, so building a view never writes into a
 //! read-only input.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
+use std::sync::{LazyLock, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +38,8 @@ pub(crate) struct Plan {
     pub version: String,
     pub network: bool,
     pub hostname: String,
+    /// The empty host directory the view's root tmpfs is mounted on.
+    pub root: String,
     /// Fall back to `MS_REMOUNT` for read-only mounts even where
     /// `mount_setattr` exists (to test the fallback).
     pub legacy_remount: bool,
@@ -123,6 +126,8 @@ pub(crate) struct Prepared {
     /// The host tools, when there are any.
     pub hosttools: Option<PathBuf>,
     pub etc: PathBuf,
+    /// The empty directory to build the view on.
+    pub root: PathBuf,
 }
 
 /// Builds the plan for `spec` over its prepared directories.
@@ -194,19 +199,16 @@ pub(crate) fn plan(spec: &SandboxSpec, prepared: &Prepared) -> Result<Plan, Sand
         writable: true,
         origin: "/proc",
     });
-    for node in DEV_NODES {
-        let host = Path::new("/dev").join(node);
-        if host.exists() {
-            mounts.push(ViewMount {
-                target: format!("/dev/{node}"),
-                kind: MountKind::Bind {
-                    source: host,
-                    is_dir: false,
-                },
-                writable: false,
-                origin: "/dev",
-            });
-        }
+    for node in host_dev_nodes() {
+        mounts.push(ViewMount {
+            target: format!("/dev/{node}"),
+            kind: MountKind::Bind {
+                source: Path::new("/dev").join(node),
+                is_dir: false,
+            },
+            writable: false,
+            origin: "/dev",
+        });
     }
     mounts.push(ViewMount {
         target: "/etc".into(),
@@ -234,27 +236,20 @@ pub(crate) fn plan(spec: &SandboxSpec, prepared: &Prepared) -> Result<Plan, Sand
     }
     for dir in &spec.system_dirs {
         let target = view_path(dir, "system directory")?;
-        let Ok(meta) = std::fs::symlink_metadata(dir) else {
-            continue;
-        };
-        if meta.file_type().is_symlink() {
-            // Merged /usr: /lib -> usr/lib. The link costs nothing and
-            // keeps paths such as the ELF interpreter's working.
-            let link = std::fs::read_link(dir).map_err(|error| SandboxError::Host {
-                what: format!("read the symlink `{}`", dir.display()),
-                error,
-            })?;
-            let link = utf8(&link, "system directory symlink")?;
-            if let Some(parent) = parent_of(&target) {
-                make_dirs(parent, &mut made, &mut ops);
+        match host_system_dir(dir)? {
+            SystemDir::Missing => {}
+            SystemDir::Symlink(link) => {
+                // Merged /usr: /lib -> usr/lib. The link costs nothing and
+                // keeps paths such as the ELF interpreter's working.
+                if let Some(parent) = parent_of(&target) {
+                    make_dirs(parent, &mut made, &mut ops);
+                }
+                ops.push(Op::Symlink {
+                    path: target,
+                    target: link,
+                });
             }
-            ops.push(Op::Symlink {
-                path: target,
-                target: link.to_string(),
-            });
-        } else if meta.is_dir() {
-            let source = canonical(dir, "system directory")?;
-            mounts.push(ViewMount {
+            SystemDir::Dir(source) => mounts.push(ViewMount {
                 target,
                 kind: MountKind::Bind {
                     source,
@@ -262,7 +257,7 @@ pub(crate) fn plan(spec: &SandboxSpec, prepared: &Prepared) -> Result<Plan, Sand
                 },
                 writable: false,
                 origin: "a system directory",
-            });
+            }),
         }
     }
     match &prepared.hosttools {
@@ -289,6 +284,17 @@ pub(crate) fn plan(spec: &SandboxSpec, prepared: &Prepared) -> Result<Plan, Sand
         });
     }
     check_targets(&mounts, &hosttools_dir)?;
+    let root = utf8(&prepared.root, "view root")?.to_string();
+    for mount in &mounts {
+        if let MountKind::Bind { source, .. } = &mount.kind
+            && source.starts_with(&prepared.root)
+        {
+            return Err(invalid(format!(
+                "mount source `{}` is inside the sandbox's own `{root}`",
+                source.display()
+            )));
+        }
+    }
 
     // Shebang directories: `#!/bin/sh` and `#!/usr/bin/env python3` find
     // the listed tools, and only those.
@@ -332,6 +338,7 @@ pub(crate) fn plan(spec: &SandboxSpec, prepared: &Prepared) -> Result<Plan, Sand
         version: PLAN_VERSION.into(),
         network: spec.network,
         hostname,
+        root,
         legacy_remount: false,
         ops,
         argv: spec.argv.clone(),
@@ -339,6 +346,50 @@ pub(crate) fn plan(spec: &SandboxSpec, prepared: &Prepared) -> Result<Plan, Sand
         search_path,
         cwd,
     })
+}
+
+/// A system directory on the host, as looked up once per process (the
+/// host's layout does not change under a build).
+#[derive(Debug, Clone)]
+enum SystemDir {
+    Missing,
+    /// The link's text.
+    Symlink(String),
+    /// The canonical path.
+    Dir(PathBuf),
+}
+
+fn host_system_dir(dir: &Path) -> Result<SystemDir, SandboxError> {
+    static KNOWN: LazyLock<Mutex<HashMap<PathBuf, SystemDir>>> = LazyLock::new(Default::default);
+    let mut known = KNOWN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = known.get(dir) {
+        return Ok(found.clone());
+    }
+    let found = match std::fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            let link = std::fs::read_link(dir).map_err(|error| SandboxError::Host {
+                what: format!("read the symlink `{}`", dir.display()),
+                error,
+            })?;
+            SystemDir::Symlink(utf8(&link, "system directory symlink")?.to_string())
+        }
+        Ok(meta) if meta.is_dir() => SystemDir::Dir(canonical(dir, "system directory")?),
+        _ => SystemDir::Missing,
+    };
+    known.insert(dir.to_path_buf(), found.clone());
+    Ok(found)
+}
+
+/// The [`DEV_NODES`] the host has, looked up once per process.
+fn host_dev_nodes() -> &'static [&'static str] {
+    static NODES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        DEV_NODES
+            .iter()
+            .copied()
+            .filter(|node| Path::new("/dev").join(node).exists())
+            .collect()
+    });
+    &NODES
 }
 
 /// Two mounts at one place, or a task mount where the sandbox keeps its
@@ -657,6 +708,7 @@ mod tests {
         let prepared = Prepared {
             hosttools: None,
             etc: PathBuf::from("/etc"),
+            root: PathBuf::from("/nonexistent/bitzel-view"),
         };
         super::plan(spec, &prepared)
     }
