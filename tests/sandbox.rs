@@ -78,7 +78,8 @@ fn host_dir() -> tempfile::TempDir {
     tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
 }
 
-/// The pid namespace a running sandbox's processes are in.
+/// The pid namespace a running sandbox's processes are in (read while
+/// its init is alive: the task must still be running).
 fn pid_namespace(running: &Running) -> String {
     let link = format!("/proc/{}/ns/pid", running.pid());
     std::fs::read_link(link)
@@ -476,7 +477,7 @@ fn the_task_has_no_capabilities_and_its_own_pids() {
 
 #[test]
 fn background_processes_die_with_the_task() {
-    let Some(mut running) = start(&shell("sleep 100 & sleep 100 & echo started")) else {
+    let Some(mut running) = start(&shell("sleep 100 & sleep 100 & sleep 0.5")) else {
         return;
     };
     let namespace = pid_namespace(&running);
@@ -649,4 +650,95 @@ fn a_log_file_is_appended_to() {
     };
     assert!(running.wait().unwrap().success());
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "before\nduring\n");
+}
+
+#[test]
+fn the_task_cannot_leave_its_root() {
+    // The view is a chroot: leaving it takes CAP_SYS_CHROOT, which a task
+    // could only regain in a user namespace of its own.
+    let mut spec = shell(
+        "unshare -U true 2>/dev/null && echo made-a-user-namespace; \
+         ls /proc/1/root/ 2>/dev/null && echo saw-the-inits-root; \
+         cat /proc/sys/user/max_user_namespaces",
+    );
+    spec.hosttools.push("unshare".into());
+    if bitzel::sandbox::hosttools::find(
+        "unshare",
+        &bitzel::sandbox::hosttools::default_search_path(),
+    )
+    .is_none()
+    {
+        spec = shell(
+            "ls /proc/1/root/ 2>/dev/null && echo saw-the-inits-root; \
+             cat /proc/sys/user/max_user_namespaces",
+        );
+    }
+    let Some(out) = output_of(&spec) else {
+        return;
+    };
+    assert_eq!(out, "0\n");
+}
+
+#[test]
+fn host_interpreters_and_the_compiler_work_in_the_view() {
+    // What listed tools need to run (libraries, the compiler's own
+    // programs, headers, perl and python modules) is in the view. The
+    // system's tools: a per-user wrapper (a pyenv shim running a script in
+    // $HOME) rightly does not run in a sandbox.
+    let search = std::ffi::OsString::from("/usr/local/bin:/usr/bin:/bin");
+    let wanted = ["sh", "cat", "gcc", "as", "ld", "perl", "python3"];
+    let tools: Vec<String> = wanted
+        .iter()
+        .filter(|t| bitzel::sandbox::hosttools::find(t, &search).is_some())
+        .map(|t| t.to_string())
+        .collect();
+    let has = |t: &str| tools.iter().any(|x| x == t);
+    let mut script = String::from("set -e\n");
+    if has("gcc") && has("as") && has("ld") {
+        script.push_str(
+            "printf '#include <stdio.h>\\nint main(void) { puts(\"compiled\"); return 0; }\\n' > hello.c\n\
+             gcc -O1 -o hello hello.c\n./hello\n",
+        );
+    }
+    if has("perl") {
+        script.push_str("perl -MPOSIX -e 'print \"perl \", floor(2.5), \"\\n\"'\n");
+    }
+    if has("python3") {
+        script.push_str("python3 -c 'import json, hashlib; print(\"python\", json.dumps([1]))'\n");
+    }
+    let work = host_dir();
+    let mut spec = shell(&script);
+    spec.hosttools = tools.clone();
+    spec.host_path = Some(search);
+    spec.mounts = vec![Mount::writable(work.path(), "/work")];
+    spec.cwd = PathBuf::from("/work");
+    let Some(out) = output_of(&spec) else {
+        return;
+    };
+    let mut expected = String::new();
+    if has("gcc") && has("as") && has("ld") {
+        expected.push_str("compiled\n");
+    }
+    if has("perl") {
+        expected.push_str("perl 2\n");
+    }
+    if has("python3") {
+        expected.push_str("python [1]\n");
+    }
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn concurrent_tasks_have_their_own_pids_and_tmp() {
+    let Some(mut first) = start(&shell("echo $$ > /tmp/pid; sleep 1; cat /tmp/pid")) else {
+        return;
+    };
+    let (status, out) = run(&shell(
+        "echo $$; test -e /tmp/pid && echo shared-tmp; exit 0",
+    ))
+    .unwrap();
+    assert!(status.success());
+    // Each task's shell is pid 2 (after its init) in its own namespace.
+    assert_eq!(out, "2\n");
+    assert!(first.wait().unwrap().success());
 }

@@ -355,11 +355,9 @@ fn write_maps((uid, gid): (u32, u32)) -> Result<(), Failure> {
 
 /// The init: pid 1 of the new pid namespace (see the module doc).
 fn init(ids: (u32, u32), isolated: bool, life_read: OwnedFd, channel: OwnedFd) -> ! {
-    // Before the task is known: everything that does not depend on it.
-    if let Err(_failure) = enter_namespaces(ids, isolated, &life_read) {
-        // Nobody to tell yet; the zygote clones another for the request.
-        exit(FAILED)
-    }
+    // Before the task is known: everything that does not depend on it. A
+    // failure is told to the task's bitzel once there is one.
+    let entered = enter_namespaces(ids, isolated, &life_read);
     drop(life_read);
     let fds = match receive_request(&channel) {
         Ok(Some((_, fds))) => fds,
@@ -371,7 +369,8 @@ fn init(ids: (u32, u32), isolated: bool, life_read: OwnedFd, channel: OwnedFd) -
         exit(FAILED)
     };
     let mut socket = UnixStream::from(socket);
-    let started = prepare(&mut socket, stdout, stderr)
+    let started = entered
+        .and_then(|()| prepare(&mut socket, stdout, stderr))
         .and_then(|plan| start_task(&plan).map(|task| (plan, task)));
     let task = match started {
         Ok((_plan, task)) => task,
