@@ -6,11 +6,11 @@
 //! - [`diag`]: diagnostics and source positions, used by every stage.
 //! - [`syntax`]: metadata text to a lossless rowan tree with BitBake's
 //!   errors, and a typed AST over it.
+//! - [`sandbox`]: one task run in its own namespaces and view.
 //! - [`cli`]: the `bitzel` command line, which draws what the stages return.
 //!
-//! Later stages (datastore, recipes, task graph, signatures, scheduler,
-//! sandbox, CAS, remote cache) are described in BAZEL_BITBAKE_ANALYSIS.md
-//! and arrive with their issues.
+//! Later stages (task graph, signatures, scheduler, CAS, remote cache) are
+//! described in BAZEL_BITBAKE_ANALYSIS.md and arrive with their issues.
 
 pub mod datastore;
 // Parsing builds many small tree nodes; mimalloc measured 15-20% faster

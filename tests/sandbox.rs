@@ -104,10 +104,10 @@ fn processes_in(namespace: &str) -> Vec<u32> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        if let Ok(link) = std::fs::read_link(entry.path().join("ns/pid")) {
-            if link.to_string_lossy() == namespace {
-                pids.push(pid);
-            }
+        if let Ok(link) = std::fs::read_link(entry.path().join("ns/pid"))
+            && link.to_string_lossy() == namespace
+        {
+            pids.push(pid);
         }
     }
     pids

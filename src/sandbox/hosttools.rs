@@ -112,10 +112,10 @@ pub fn identity(
     let mut out = BTreeMap::new();
     for tool in &tools {
         out.insert(tool.name.clone(), file_digest(&tool.resolved)?);
-        if let Some(part) = compiler_part(&tool.name) {
-            if let Some(path) = compiler_program(tool, part, search_path)? {
-                out.insert(format!("{}/{part}", tool.name), file_digest(&path)?);
-            }
+        if let Some(part) = compiler_part(&tool.name)
+            && let Some(path) = compiler_program(tool, part, search_path)?
+        {
+            out.insert(format!("{}/{part}", tool.name), file_digest(&path)?);
         }
     }
     Ok(out)
@@ -140,8 +140,9 @@ fn compiler_program(
     part: &str,
     search_path: &OsStr,
 ) -> Result<Option<PathBuf>, SandboxError> {
-    static PROGRAMS: LazyLock<Mutex<HashMap<(FileKey, String), Option<PathBuf>>>> =
-        LazyLock::new(Default::default);
+    /// (driver, part) to the program, if the driver names one.
+    type Programs = HashMap<(FileKey, String), Option<PathBuf>>;
+    static PROGRAMS: LazyLock<Mutex<Programs>> = LazyLock::new(Default::default);
     let key = (file_key(&tool.resolved)?, part.to_string());
     if let Some(known) = lock(&PROGRAMS).get(&key) {
         return Ok(known.clone());

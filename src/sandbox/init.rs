@@ -2,21 +2,22 @@
 //! of process, each single-threaded, so forking is safe.
 //!
 //! 1. The *zygote*, started once per [`super::Sandbox`]: waits for spawn
-//!    requests on its control socket (stdin) and clones an init for each,
-//!    directly into new user, mount, pid, UTS, IPC and (without the
-//!    network) network namespaces. Cloning this small process costs a
-//!    fraction of exec'ing a new one, which is the point of having it.
-//!    End of file on the control socket (bitzel exited, was killed, or
-//!    dropped the `Sandbox`) ends it.
+//!    requests on its control socket (stdin) and hands each to an init
+//!    it cloned ahead, directly into new user, mount, pid, UTS, IPC and
+//!    network namespaces, then clones the next; a task with the network
+//!    gets an init cloned on demand without a network namespace. Cloning
+//!    this small process costs a fraction of exec'ing a new one, which is
+//!    the point of having it. End of file on the control socket (bitzel
+//!    exited, was killed, or dropped the `Sandbox`) ends it.
 //! 2. The *init*, pid 1 of the task's pid namespace, with
-//!    `PR_SET_PDEATHSIG` = `SIGKILL` towards the zygote: maps the
-//!    caller's uid and gid to themselves, reads the plan from the
-//!    sandbox's socket, builds the view from its ops, pivots into it,
-//!    drops its capabilities and starts the task with `posix_spawn` (no
-//!    page tables copied). It then reaps every process until the task
-//!    exits, kills and reaps whatever the task left (or everything, when
-//!    bitzel asks or goes away), reports the task's raw wait status and
-//!    exits.
+//!    `PR_SET_PDEATHSIG` = `SIGKILL` towards the zygote. Before it has a
+//!    task: maps the caller's uid and gid to themselves and brings `lo`
+//!    up. Then it takes the request's descriptors, reads the plan from the
+//!    sandbox's socket, builds the view from its ops, enters it, drops its
+//!    capabilities and starts the task with `posix_spawn` (no page tables
+//!    copied). It reaps every process until the task exits, kills and
+//!    reaps whatever the task left (or everything, when bitzel asks or
+//!    goes away), reports the task's raw wait status and exits.
 //! 3. The *task*: default signal dispositions, an empty mask, stdin
 //!    `/dev/null`, exactly the plan's environment, no capabilities and
 //!    `no_new_privs` (from the init).
@@ -34,7 +35,7 @@
 //! the init keeps capabilities the task lacks.
 //!
 //! Invariant: neither the zygote nor the init writes to the task's
-//! stdout or stderr; failures reach bitzel as [`Reply::Failed`].
+//! stdout or stderr; failures reach bitzel as `Reply::Failed`.
 
 use std::ffi::CString;
 use std::io::Read;

@@ -3,59 +3,55 @@
 //! task was given.
 //!
 //! The view is a fresh tmpfs root (read-only once built) holding:
-//! - the host tools the task may run ([`SandboxSpec::hosttools`]), each
-//!   bound read-only into one directory ([`SandboxSpec::hosttools_dir`]),
-//!   with symlinks to them in `/bin` and `/usr/bin` so shebangs work; a
-//!   tool not listed is not there, by name or by path;
+//! - the host tools the task may run ([`SandboxSpec::hosttools`]),
+//!   read-only in one directory ([`SandboxSpec::hosttools_dir`], which the
+//!   caller puts on `PATH`), with `/bin` and `/usr/bin` as symlinks to it
+//!   so shebangs work; a tool not listed is not there, by name or by path;
 //! - what those tools need to run: the system directories
 //!   ([`DEFAULT_SYSTEM_DIRS`]: libraries, the compiler's internal
-//!   programs, headers, architecture-independent data), read-only; and in
-//!   `/etc` only generated `passwd`, `group`, `hosts`, `hostname`,
-//!   `nsswitch.conf` plus the host's [`ETC_ENTRIES`] (and
-//!   [`ETC_NETWORK_ENTRIES`] with the network);
+//!   programs, headers, architecture-independent data), read-only; and an
+//!   `/etc` of generated `passwd`, `group`, `hosts`, `hostname`,
+//!   `nsswitch.conf`, `mtab` plus copies of the host's [`ETC_ENTRIES`] (and
+//!   [`ETC_NETWORK_ENTRIES`] and the live `resolv.conf` with the network);
 //! - the caller's [`Mount`]s at their own paths, read-only or writable;
 //! - a private `/tmp` (tmpfs), a new `/proc` for the task's pid
 //!   namespace, and a minimal `/dev` ([`DEV_NODES`] bound from the host,
 //!   `fd`, `stdin`, `stdout`, `stderr`, and `shm` pointing at `/tmp`).
 //!
-//! Not there: the host's `/usr/bin`, `/bin`, `/sbin`, `/root`, `/home`,
-//! the rest of `/etc`, `/run`, `/sys`, ptys. The hostname is fixed
+//! Not there: the host's `/usr/bin`, `/sbin`, `/root`, `/home`, the rest
+//! of `/etc`, `/run`, `/sys`, ptys. The hostname is fixed
 //! ([`SandboxSpec::hostname`]). Without [`SandboxSpec::network`] the task
-//! has its own network namespace where only `lo` is up.
+//! has its own network namespace where only `lo` is up. The task runs as
+//! the caller's uid and gid, mapped to themselves; as uid 0 (bitzel run as
+//! root) it has no capability, so it cannot undo a read-only mount.
 //!
 //! How it runs: a multi-threaded process must not fork without exec, and
 //! exec'ing a process costs about a millisecond here, so each [`Sandbox`]
 //! starts one *zygote*, the `bitzel-sandbox` binary of this crate (small,
 //! without Python), with a cleared environment. For each task,
 //! [`Sandbox::spawn`] sends the zygote a socket and the task's stdout and
-//! stderr; the zygote forks a helper, which reads the [`view`] plan from
-//! that socket, unshares the namespaces, maps the caller's uid and gid to
-//! themselves and forks the init, pid 1 of the new pid namespace. The
-//! init builds the view, pivots into it, forks the task and execs it with
-//! exactly the spec's environment, then reaps until the task exits. The
-//! helper reports over the socket: started (or why not), then the exit
-//! status. When the init exits the kernel kills everything left in the
-//! pid namespace, before the status is sent, so a task's background
-//! processes never outlive it. See [`init`] for the processes.
+//! stderr, and writes the plan (`view.rs`) to the socket. The zygote hands
+//! them to an init it cloned ahead into fresh namespaces, and clones the
+//! next. The init, pid 1 of the task's pid namespace, builds the view,
+//! enters it, starts the task with exactly the spec's environment, reaps
+//! until the task exits, kills and reaps what the task left, and reports
+//! the exit status; so a task's background processes never outlive it.
+//! See [`init`] for the processes.
 //!
 //! Lifetime: bitzel ending (even by SIGKILL) or dropping the [`Sandbox`]
-//! closes the zygote's socket, and the zygote exits; each helper has
-//! `PR_SET_PDEATHSIG` = `SIGKILL` towards the zygote and each init towards
-//! its helper, so every task dies with it. Dropping a [`Running`] without
-//! waiting kills its task the same way.
+//! closes the zygote's socket, and the zygote exits; each init has
+//! `PR_SET_PDEATHSIG` = `SIGKILL` towards the zygote, so every task dies
+//! with it. Dropping a [`Running`] without waiting kills its task.
 //!
 //! Host tools and `/etc` are prepared once per `Sandbox` as directories
-//! on the host (see [`prepared`]), so each is one bind mount.
-//!
-//! A task whose uid inside is 0 (bitzel run as root) has every capability
-//! dropped from its bounding set before exec, so it cannot undo a
-//! read-only mount; other uids lose them in `execve` anyway.
+//! on the host (see `prepared.rs`), so each is one bind mount.
 //!
 //! Invariant: the task's environment is exactly [`SandboxSpec::env`];
 //! nothing of bitzel's own environment reaches it.
 //! Invariant: failing to set up a sandbox is an `Err` from
 //! [`Sandbox::spawn`] naming the step and the path; once `spawn` returns,
-//! the task's own exit status is what [`Running::wait`] returns.
+//! the task's own exit status is what [`Running::wait`] returns, and
+//! nothing the task started is alive when it does.
 
 pub mod hosttools;
 pub mod init;
