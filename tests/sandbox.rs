@@ -454,17 +454,20 @@ fn identity_and_hostname_are_fixed() {
 #[test]
 fn the_task_has_no_capabilities_and_its_own_pids() {
     let Some(out) = output_of(&shell(
-        "while read k v; do case $k in CapEff:|CapBnd:|CapPrm:) echo $k $v;; esac; done < /proc/self/status; \
+        "while read k v; do case $k in CapInh:|CapEff:|CapBnd:|CapPrm:|CapAmb:) echo $k $v;; esac; done < /proc/self/status; \
          ls /proc | while read p; do case $p in [0-9]*) echo pid $p;; esac; done",
     )) else {
         return;
     };
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "CapPrm: 0000000000000000");
-    assert_eq!(lines[1], "CapEff: 0000000000000000");
+    // /proc/self/status lists CapInh, CapPrm, CapEff, CapBnd, CapAmb.
+    assert_eq!(lines[0], "CapInh: 0000000000000000");
+    assert_eq!(lines[1], "CapPrm: 0000000000000000");
+    assert_eq!(lines[2], "CapEff: 0000000000000000");
     if nix::unistd::getuid().is_root() {
-        assert_eq!(lines[2], "CapBnd: 0000000000000000");
+        assert_eq!(lines[3], "CapBnd: 0000000000000000");
     }
+    assert_eq!(lines[4], "CapAmb: 0000000000000000");
     // The init (1), the shell (2) and its pipeline: nothing of the host.
     let pids: Vec<u32> = lines
         .iter()

@@ -51,7 +51,7 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigHandler, Signal};
 use nix::unistd::Pid;
 
-use super::protocol::{ISOLATED, KILL, NoSigPipe, Reply, read_frame, write_frame};
+use super::protocol::{KILL, NETWORK, NoSigPipe, Reply, read_frame, write_frame};
 use super::view::{Op, PLAN_VERSION, Plan};
 
 /// Exit code of an init that could not do its job (the reason went to
@@ -149,7 +149,7 @@ pub fn helper_main() -> ! {
     let mut cloning_works = true;
     loop {
         if ready.is_none() && cloning_works {
-            ready = zygote.clone_init(ISOLATED).ok();
+            ready = zygote.clone_init(true).ok();
             cloning_works = ready.is_some();
         }
         let (kind, fds) = match receive_request(&control) {
@@ -165,33 +165,40 @@ pub fn helper_main() -> ! {
             Ok(socket) => UnixStream::from(socket),
             Err(_) => continue,
         };
-        let init = match ready.take() {
-            Some(init) if kind == ISOLATED => Ok(init),
-            unused => {
-                ready = unused;
-                zygote.clone_init(kind)
+        // Anything but a request for the network gets its own.
+        let isolated = kind != NETWORK;
+        let mut ahead = if isolated { ready.take() } else { None };
+        // A second try covers an init cloned ahead that died waiting.
+        for attempt in 0..2 {
+            let init = match ahead.take() {
+                Some(init) => Ok(init),
+                None => zygote.clone_init(isolated),
+            };
+            let init = match init {
+                Ok(init) => init,
+                Err(errno) => {
+                    let failure = Failure {
+                        unsupported: true,
+                        ..fail("create namespaces (clone)", errno)
+                    };
+                    let _ = write_frame(&mut NoSigPipe(&socket), &failure.reply());
+                    break;
+                }
+            };
+            // Said before the init has the socket, so the two never write
+            // at the same time; from the hand-over on, only the init talks.
+            let forked = Reply::Forked {
+                pid: init.pid.as_raw() as u32,
+            };
+            let _ = write_frame(&mut NoSigPipe(&socket), &forked);
+            match init.hand_over(&fds) {
+                Ok(()) => break,
+                Err(errno) if attempt == 1 => {
+                    let failure = fail("hand the task to its init", errno);
+                    let _ = write_frame(&mut NoSigPipe(&socket), &failure.reply());
+                }
+                Err(_) => {}
             }
-        };
-        let init = match init {
-            Ok(init) => init,
-            Err(errno) => {
-                let failure = Failure {
-                    unsupported: true,
-                    ..fail("create namespaces (clone)", errno)
-                };
-                let _ = write_frame(&mut NoSigPipe(&socket), &failure.reply());
-                continue;
-            }
-        };
-        // Said before the init has the socket, so the two never write at
-        // the same time; from the hand-over on, only the init talks.
-        let forked = Reply::Forked {
-            pid: init.pid.as_raw() as u32,
-        };
-        let _ = write_frame(&mut NoSigPipe(&socket), &forked);
-        if let Err(errno) = init.hand_over(&fds) {
-            let failure = fail("hand the task to its init", errno);
-            let _ = write_frame(&mut NoSigPipe(&socket), &failure.reply());
         }
     }
 }
@@ -213,8 +220,8 @@ struct ReadyInit {
 
 impl Zygote {
     /// Clones an init into new namespaces (with a network namespace of its
-    /// own for `ISOLATED`), which waits for a request's descriptors.
-    fn clone_init(&mut self, kind: u8) -> nix::Result<ReadyInit> {
+    /// own when `isolated`), which waits for a request's descriptors.
+    fn clone_init(&mut self, isolated: bool) -> nix::Result<ReadyInit> {
         use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
         let (channel, init_end) = socketpair(
             AddressFamily::Unix,
@@ -227,7 +234,7 @@ impl Zygote {
             | CloneFlags::CLONE_NEWPID
             | CloneFlags::CLONE_NEWUTS
             | CloneFlags::CLONE_NEWIPC;
-        if kind == ISOLATED {
+        if isolated {
             flags |= CloneFlags::CLONE_NEWNET;
         }
         let ids = self.ids;
@@ -239,7 +246,7 @@ impl Zygote {
             // SAFETY: `keep` are open descriptors this process owns from
             // here on (the zygote's copies stay with the zygote).
             let [life_read, channel] = keep.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
-            init(ids, kind == ISOLATED, life_read, channel)
+            init(ids, isolated, life_read, channel)
         });
         // SAFETY: the zygote is single-threaded (a fresh exec that starts
         // no threads), and the stack is a fresh copy in the child, large
@@ -766,8 +773,10 @@ fn loopback_up() -> nix::Result<()> {
     Ok(())
 }
 
-/// Empties the bounding and ambient sets: a uid-0 task then gets no
-/// capability from `execve` and cannot remount its inputs writable.
+/// Empties the bounding, inheritable and ambient sets: a uid-0 task then
+/// gets no capability from `execve` (its permitted set is the file's,
+/// all, masked by the empty bounding set, plus inheritable and ambient)
+/// and cannot remount its inputs writable.
 fn drop_capabilities() {
     for cap in 0..64 {
         // SAFETY: prctl with integer arguments; EINVAL past the last cap.
@@ -786,6 +795,34 @@ fn drop_capabilities() {
             0,
             0,
         );
+    }
+    #[repr(C)]
+    struct CapHeader {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct CapData {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget and capset with a version-3 header and two data
+    // words, as the ABI defines.
+    unsafe {
+        if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) == 0 {
+            for word in &mut data {
+                word.inheritable = 0;
+            }
+            libc::syscall(libc::SYS_capset, &header, data.as_ptr());
+        }
     }
 }
 

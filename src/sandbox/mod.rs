@@ -358,7 +358,8 @@ impl Sandbox {
         // init.
         let mut init_pid = 0;
         let mut reply = read_frame::<Reply>(&mut socket);
-        if let Ok(Some(Reply::Forked { pid })) = reply {
+        // A second `Forked` replaces an init that died before its task.
+        while let Ok(Some(Reply::Forked { pid })) = reply {
             init_pid = pid;
             reply = read_frame::<Reply>(&mut socket);
         }
