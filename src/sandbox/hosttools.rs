@@ -79,6 +79,15 @@ pub fn find(name: &str, search_path: &OsStr) -> Option<HostTool> {
 /// Every tool of `names` (duplicates once, in the given order), or an
 /// error naming all that are missing.
 pub fn resolve(names: &[String], search_path: &OsStr) -> Result<Vec<HostTool>, SandboxError> {
+    resolve_with(names, search_path, |name| find(name, search_path))
+}
+
+/// [`resolve`] with `find` standing in for [`find`] (a memoised one).
+pub(crate) fn resolve_with(
+    names: &[String],
+    search_path: &OsStr,
+    mut find: impl FnMut(&str) -> Option<HostTool>,
+) -> Result<Vec<HostTool>, SandboxError> {
     let mut seen = std::collections::HashSet::new();
     let mut tools = Vec::with_capacity(names.len());
     let mut missing = Vec::new();
@@ -86,7 +95,7 @@ pub fn resolve(names: &[String], search_path: &OsStr) -> Result<Vec<HostTool>, S
         if !seen.insert(name.as_str()) {
             continue;
         }
-        match find(name, search_path) {
+        match find(name) {
             Some(tool) => tools.push(tool),
             None => missing.push(name.clone()),
         }

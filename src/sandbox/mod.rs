@@ -488,30 +488,14 @@ impl Sandbox {
             .host_path
             .clone()
             .unwrap_or_else(hosttools::default_search_path);
+        // Looked up once per sandbox: a tool installed during a run is
+        // seen by the next one.
         let mut memo = self.tools.lock().unwrap_or_else(|e| e.into_inner());
-        let mut seen = std::collections::HashSet::new();
-        let mut tools = Vec::with_capacity(spec.hosttools.len());
-        let mut missing = Vec::new();
-        for name in &spec.hosttools {
-            if !seen.insert(name) {
-                continue;
-            }
-            let found = memo
-                .entry((search_path.clone(), name.clone()))
-                .or_insert_with(|| hosttools::find(name, &search_path));
-            match found {
-                Some(tool) => tools.push(tool.clone()),
-                None => missing.push(name.clone()),
-            }
-        }
-        if missing.is_empty() {
-            Ok(tools)
-        } else {
-            Err(SandboxError::HostToolsMissing {
-                names: missing,
-                search_path: search_path.to_string_lossy().into_owned(),
-            })
-        }
+        hosttools::resolve_with(&spec.hosttools, &search_path, |name| {
+            memo.entry((search_path.clone(), name.to_string()))
+                .or_insert_with(|| hosttools::find(name, &search_path))
+                .clone()
+        })
     }
 }
 

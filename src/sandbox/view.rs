@@ -800,6 +800,53 @@ mod tests {
     }
 
     #[test]
+    fn shebang_directories_link_to_the_host_tools_and_everything_read_only_is_sealed() {
+        let tools = tempfile::tempdir().unwrap();
+        let spec = spec_with(Vec::new());
+        let prepared = Prepared {
+            hosttools: Some(tools.path().to_path_buf()),
+            etc: PathBuf::from("/etc"),
+            root: PathBuf::from("/nonexistent/bitzel-view"),
+        };
+        let plan = super::plan(&spec, &prepared).unwrap();
+        for dir in ["/bin", "/usr/bin"] {
+            assert!(plan.ops.contains(&Op::Symlink {
+                path: dir.into(),
+                target: "/hosttools".into(),
+            }));
+        }
+        let seal = plan
+            .ops
+            .iter()
+            .find_map(|op| match op {
+                Op::ReadOnly { target, covers, .. } if target == "/" => Some(covers.clone()),
+                _ => None,
+            })
+            .unwrap();
+        for target in ["/etc", "/hosttools", "/dev/null"] {
+            assert!(seal.iter().any(|c| c == target), "{target} in {seal:?}");
+        }
+        for target in ["/tmp", "/proc"] {
+            assert!(!seal.iter().any(|c| c == target), "{target} in {seal:?}");
+        }
+    }
+
+    #[test]
+    fn a_source_inside_the_sandboxs_own_directory_is_refused() {
+        let own = tempfile::tempdir().unwrap();
+        let inside = own.path().join("view/x");
+        std::fs::create_dir_all(&inside).unwrap();
+        let spec = spec_with(vec![Mount::read_only(&inside, "/x")]);
+        let prepared = Prepared {
+            hosttools: None,
+            etc: PathBuf::from("/etc"),
+            root: own.path().join("view").canonicalize().unwrap(),
+        };
+        let err = super::plan(&spec, &prepared).unwrap_err().to_string();
+        assert!(err.contains("inside the sandbox's own"), "{err}");
+    }
+
+    #[test]
     fn a_missing_mount_source_names_the_path() {
         let spec = spec_with(vec![Mount::read_only("/nonexistent/bitzel-src", "/src")]);
         let err = plan(&spec).unwrap_err().to_string();
