@@ -6,13 +6,13 @@
 //! - [`diag`]: diagnostics and source positions, used by every stage.
 //! - [`syntax`]: metadata text to a lossless rowan tree with BitBake's
 //!   errors, and a typed AST over it.
+//! - [`sandbox`]: one task run in its own namespaces and view.
 //! - [`cas`]: the local content-addressed store and action cache (REAPI
 //!   objects) that task outputs are captured into and restored from.
 //! - [`cli`]: the `bitzel` command line, which draws what the stages return.
 //!
-//! Later stages (datastore, recipes, task graph, signatures, scheduler,
-//! sandbox, remote cache) are described in BAZEL_BITBAKE_ANALYSIS.md
-//! and arrive with their issues.
+//! Later stages (scheduler, remote cache) are described in
+//! BAZEL_BITBAKE_ANALYSIS.md and arrive with their issues.
 
 pub mod datastore;
 // Parsing builds many small tree nodes; mimalloc measured 15-20% faster
@@ -25,6 +25,7 @@ pub mod diag;
 pub mod graph;
 pub mod recipe;
 pub mod signature;
+pub mod sandbox;
 pub mod syntax;
 
 pub mod cli;
