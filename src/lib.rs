@@ -26,6 +26,7 @@ pub mod graph;
 pub mod recipe;
 pub mod signature;
 pub mod sandbox;
+pub mod scheduler;
 pub mod syntax;
 
 pub mod cli;

@@ -13,10 +13,10 @@ const STAGES: &[&str] = &[
     "signature",
     "recipe",
     "graph",
-    "scheduler",
     "sandbox",
     "cas",
     "remote",
+    "scheduler",
     "cli",
 ];
 

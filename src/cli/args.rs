@@ -37,6 +37,13 @@ pub enum Command {
     /// directory (the build directory), in `bitbake -g`'s form so the two
     /// can be diffed, or prints nodes and edges as JSON.
     Graph(GraphArgs),
+    /// Build targets: run their tasks hermetically, from the cache when
+    /// possible.
+    ///
+    /// Each shell task runs in its own sandbox; outputs go to the CAS and
+    /// action cache under `cache/` (or `--cache DIR`). Exit status 1 when
+    /// a task fails.
+    Build(BuildArgs),
     /// Say why a task will run again (what `bitbake-diffsigs` tells).
     ///
     /// Compares the task's current signature with the one recorded when it
@@ -46,6 +53,32 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Inspect or shrink the local cache (CAS and action cache).
     Cache(CacheArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Recipe names or anything they provide; `TARGET:do_TASK` picks a task.
+    #[arg(value_name = "TARGET", required = true)]
+    pub targets: Vec<String>,
+    /// The task to run (default: `BB_DEFAULT_TASK`, i.e. `build`).
+    #[arg(short = 'c', long = "cmd", value_name = "TASK")]
+    pub task: Option<String>,
+    /// Run the requested tasks even if their results are cached.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Keep going after a failure with everything that does not depend on
+    /// it.
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
+    /// Parallel tasks (default: one per core).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Say what would run, run nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// The cache directory (default: `cache/` in the build directory).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

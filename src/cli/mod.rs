@@ -2,6 +2,7 @@
 //! drawn. Nothing else in the crate uses this module.
 
 mod args;
+mod build;
 mod cache;
 mod check;
 mod env;
@@ -49,6 +50,7 @@ pub fn run() -> Outcome {
         Command::Parse(parse_args) => parse::run(parse_args, &mut out),
         Command::Graph(graph_args) => graph::run(graph_args, &mut out),
         Command::Explain(explain_args) => explain::run(explain_args, &mut out),
+        Command::Build(build_args) => build::run(build_args, &mut out),
         Command::Cache(cache_args) => cache::run(cache_args, &mut out),
     };
     let flushed = out.flush();

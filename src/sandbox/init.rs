@@ -278,16 +278,27 @@ fn close_all_but(keep: &[RawFd]) {
     let mut keep = keep.to_vec();
     keep.sort_unstable();
     let mut first: libc::c_uint = 3;
-    for fd in keep {
-        let fd = fd as libc::c_uint;
+    let mut ranges = Vec::new();
+    for fd in keep.iter().map(|&fd| fd as libc::c_uint) {
         if fd > first {
-            // SAFETY: closes a range of this process's descriptors.
-            unsafe { libc::syscall(libc::SYS_close_range, first, fd - 1, 0) };
+            ranges.push((first, fd - 1));
         }
         first = fd + 1;
     }
-    // SAFETY: as above.
-    unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
+    ranges.push((first, libc::c_uint::MAX));
+    for (low, high) in ranges {
+        // SAFETY: closes a range of this process's descriptors.
+        let rc = unsafe { libc::syscall(libc::SYS_close_range, low, high, 0) };
+        if rc < 0 {
+            // Kernels before 5.9: one close per possible descriptor.
+            // SAFETY: sysconf with a constant name.
+            let max = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(1024, 1 << 20);
+            for fd in low..=high.min(max as libc::c_uint) {
+                // SAFETY: closing a descriptor this process may hold.
+                unsafe { libc::close(fd as RawFd) };
+            }
+        }
+    }
 }
 
 /// One request: its kind byte and the descriptors it carries, or None at

@@ -1,0 +1,91 @@
+//! `bitzel build`: runs the tasks of targets hermetically, restoring what
+//! the cache has; one line per task started and finished, a summary at the
+//! end, and for a failed task its log's last lines and path.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::args::BuildArgs;
+use super::graph::load;
+use crate::graph::output::node_names;
+use crate::scheduler::{self, BuildInput, BuildOptions, Event, TaskOutcome};
+
+/// Lines of a failed task's log shown.
+const LOG_TAIL: usize = 20;
+
+pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
+    let Some(loaded) = load(&args.targets, args.task.as_deref())? else {
+        return Ok(false);
+    };
+    let names = node_names(&loaded.set, &loaded.graph);
+    let input = BuildInput {
+        topdir: &loaded.topdir,
+        evaluator: &loaded.evaluator,
+        input: &loaded.input,
+        set: &loaded.set,
+        graph: &loaded.graph,
+        hashes: &loaded.hashes,
+        names: &names,
+    };
+    let options = BuildOptions {
+        jobs: args.jobs.unwrap_or(0),
+        force: args.force,
+        keep_going: args.keep_going,
+        dry_run: args.dry_run,
+        cache_dir: args.cache.clone(),
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let summary = scheduler::build(&input, &options, &mut |event| match event {
+        Event::Started { task } => lines.push(format!("running {task}")),
+        Event::Finished { task, outcome } => match outcome {
+            TaskOutcome::Ran => lines.push(format!("done    {task}")),
+            TaskOutcome::Failed { .. } => lines.push(format!("FAILED  {task}")),
+            _ => {}
+        },
+    });
+    // Lines are written as they come when stdout is not shared with
+    // anything else; here they are flushed once the build returns, with
+    // the summary.
+    for line in &lines {
+        writeln!(out, "{line}")?;
+    }
+    let summary = summary.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if args.dry_run {
+        for (task, outcome) in &summary.outcomes {
+            if *outcome == TaskOutcome::WouldRun {
+                writeln!(out, "would run {task}")?;
+            }
+        }
+    }
+    for (task, outcome) in &summary.outcomes {
+        if let TaskOutcome::Failed { log, message } = outcome {
+            eprintln!("error: {task} failed: {message}");
+            if let Ok(text) = std::fs::read_to_string(log) {
+                let tail: Vec<&str> = text.lines().collect();
+                let from = tail.len().saturating_sub(LOG_TAIL);
+                for line in &tail[from..] {
+                    eprintln!("  | {line}");
+                }
+            }
+            if !log.as_os_str().is_empty() {
+                eprintln!("  log: {}", log.display());
+            }
+        }
+    }
+    let count = |f: fn(&TaskOutcome) -> bool| summary.count(f);
+    writeln!(
+        out,
+        "{} tasks: {} run, {} restored from cache, {} up to date, {} cached and not needed, {} without work (noexec), {} failed, {} not run; {:.2} s",
+        summary.outcomes.len(),
+        count(|o| matches!(o, TaskOutcome::Ran)),
+        count(|o| matches!(o, TaskOutcome::Restored)),
+        count(|o| matches!(o, TaskOutcome::Current)),
+        count(|o| matches!(o, TaskOutcome::Cached)),
+        count(|o| matches!(o, TaskOutcome::NoExec)),
+        count(|o| matches!(o, TaskOutcome::Failed { .. })),
+        count(|o| matches!(o, TaskOutcome::NotRun)),
+        summary.elapsed.as_secs_f64()
+    )?;
+    Ok(!summary.failed())
+}

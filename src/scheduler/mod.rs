@@ -1,0 +1,788 @@
+//! Running a task graph (`bitzel build`): every task whose result is not
+//! already in place or in the cache runs, shell tasks each in a sandbox,
+//! in dependency order and in parallel; outputs are captured into the CAS
+//! and recorded in the action cache.
+//!
+//! A task's cache key covers its base hash, its `[file-checksums]` files,
+//! its `[nostamp]` taint and, for each task it depends on, the digest of
+//! that task's *outputs*. So when a dependency runs again and produces
+//! the same outputs, its dependents keep their keys and stay cached
+//! (early cutoff; BitBake gets the same effect from its hash-equivalence
+//! server). A task's outputs are the directories its `[dirs]` and
+//! `[cleandirs]` name (its log directory `T` aside), as paths relative to
+//! the build directory.
+//!
+//! A task is *current* when its stamp (`tmp/bitzel-stamps/PN/TASK`) names
+//! its key: nothing is done. Otherwise a cached result is restored only
+//! when something needs it: a task about to run needs its dependencies'
+//! outputs, and the requested recipes' outputs are restored (as BitBake's
+//! setscene restores the target's).
+//!
+//! Invariants: a task runs only after all its dependencies succeeded; a
+//! failed task records nothing (no stamp, no action result); the cache is
+//! written only through the CAS's atomic operations.
+
+pub mod script;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+
+use crate::cas::{Cache, Digest, RestoreMode, RestoreOptions, Verify, reapi};
+use crate::datastore::{ConfigInput, DataStore, Evaluator, Layer, parse_configuration, parse_recipe};
+use crate::graph::sigdata::{SigRecord, SigStore};
+use crate::graph::taskhash::TaskHashInputs;
+use crate::graph::{RecipeSet, TaskGraph, TaskId};
+use crate::sandbox::{Mount, Running, Sandbox, SandboxSpec};
+use crate::signature::basehash::recipe_signatures;
+
+/// What `bitzel build` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Parallel tasks (0: one per core).
+    pub jobs: usize,
+    /// Run the requested tasks even when cached (`-f`).
+    pub force: bool,
+    /// Keep going after a failure with what does not depend on it (`-k`).
+    pub keep_going: bool,
+    /// Only say what would run (`-n`).
+    pub dry_run: bool,
+    /// The cache root (default `TOPDIR/cache`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// How a task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// Its stamp named its key: nothing to do.
+    Current,
+    /// Its result came from the cache.
+    Restored,
+    /// Its result is in the cache but nothing needed it here.
+    Cached,
+    /// `[noexec]`: nothing to run.
+    NoExec,
+    Ran,
+    /// `-n`: would run.
+    WouldRun,
+    Failed { log: PathBuf, message: String },
+    /// A dependency failed.
+    NotRun,
+}
+
+/// What a build did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub outcomes: Vec<(String, TaskOutcome)>,
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    pub fn count(&self, f: impl Fn(&TaskOutcome) -> bool) -> usize {
+        self.outcomes.iter().filter(|(_, o)| f(o)).count()
+    }
+
+    pub fn failed(&self) -> bool {
+        self.outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, TaskOutcome::Failed { .. }))
+    }
+}
+
+/// Progress events for the command line.
+pub enum Event<'a> {
+    Started { task: &'a str },
+    Finished { task: &'a str, outcome: &'a TaskOutcome },
+}
+
+/// Why a build could not be carried out at all (a failing task is not an
+/// error: it is in the summary).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("cache: {0}")]
+    Cache(#[from] crate::cas::CasError),
+}
+
+/// Everything the scheduler reads: the graph and how to evaluate recipes.
+pub struct BuildInput<'a> {
+    pub topdir: &'a Path,
+    pub evaluator: &'a Evaluator,
+    pub input: &'a ConfigInput,
+    pub set: &'a RecipeSet,
+    pub graph: &'a TaskGraph,
+    pub hashes: &'a [TaskHashInputs],
+    /// `pn.do_task` of each task.
+    pub names: &'a [String],
+}
+
+/// A recipe's datastore, evaluated once per build when a task of it runs.
+struct Recipes<'a> {
+    input: &'a BuildInput<'a>,
+    config: Option<(Arc<Layer>, crate::recipe::bbfiles::Collected)>,
+    done: HashMap<u32, DataStore>,
+}
+
+impl Recipes<'_> {
+    fn get(&mut self, recipe: u32) -> Result<&mut DataStore, String> {
+        if !self.done.contains_key(&recipe) {
+            if self.config.is_none() {
+                let config = parse_configuration(self.input.evaluator, self.input.input)
+                    .map_err(|e| format!("{}: {}", e.path.display(), e.message))?;
+                let collected =
+                    crate::recipe::bbfiles::collect(&config).map_err(|e| e.to_string())?;
+                self.config = Some((config.freeze_flat(), collected));
+            }
+            let Some((layer, collected)) = &self.config else {
+                return Err("no configuration".into());
+            };
+            let file = &self.input.set.recipe(recipe).file;
+            let (variant, path) = match file
+                .strip_prefix("virtual:")
+                .and_then(|rest| rest.split_once(':'))
+            {
+                Some((variant, path)) => (Some(variant.to_string()), PathBuf::from(path)),
+                None => (None, PathBuf::from(file)),
+            };
+            let appends = collected.appends_for(&path);
+            let parsed = parse_recipe(self.input.evaluator, layer, &path, &appends)
+                .map_err(|e| format!("{}:{}: {}", e.path.display(), e.line, e.message))?;
+            let datastore = match variant {
+                None => parsed.base.datastore,
+                Some(name) => parsed
+                    .variants
+                    .into_iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.datastore)
+                    .ok_or_else(|| format!("{file}: no variant {name}"))?,
+            };
+            self.done.insert(recipe, datastore);
+        }
+        self.done
+            .get_mut(&recipe)
+            .ok_or_else(|| "recipe not evaluated".to_string())
+    }
+}
+
+/// A task's state while the build runs.
+#[derive(Clone)]
+enum State {
+    Waiting,
+    /// Key known, result in the cache, not restored.
+    Cached {
+        key: Digest,
+        result: reapi::ActionResult,
+    },
+    Done {
+        outputs: Digest,
+    },
+    Failed,
+}
+
+/// The digest naming a task's outputs: its output directories' paths and
+/// tree digests, in order.
+fn outputs_digest(result: &reapi::ActionResult) -> Digest {
+    let mut dirs: Vec<(String, String)> = result
+        .output_directories
+        .iter()
+        .map(|o| {
+            let tree = o
+                .root_directory_digest
+                .as_ref()
+                .or(o.tree_digest.as_ref())
+                .map(|d| format!("{}/{}", d.hash, d.size_bytes))
+                .unwrap_or_default();
+            (o.path.clone(), tree)
+        })
+        .collect();
+    dirs.sort();
+    let text: String = dirs
+        .iter()
+        .map(|(p, t)| format!("{p}\0{t}\n"))
+        .collect();
+    Digest::of_bytes(text.as_bytes())
+}
+
+/// The task's cache key (see the module documentation).
+fn task_key(inputs: &TaskHashInputs, deps: &[(String, Digest)]) -> Digest {
+    let mut text = String::from("bitzel-task-v1\n");
+    text.push_str(&inputs.basehash);
+    text.push('\n');
+    for file in &inputs.files {
+        let shown = file
+            .path
+            .split_once("/./")
+            .map(|(_, rel)| format!("./{rel}"))
+            .unwrap_or_else(|| {
+                Path::new(&file.path)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+        text.push_str(&format!("file {shown} {}\n", file.md5));
+    }
+    if let Some(taint) = &inputs.taint {
+        text.push_str(&format!("taint {taint}\n"));
+    }
+    for (name, digest) in deps {
+        text.push_str(&format!("dep {name} {digest}\n"));
+    }
+    Digest::of_bytes(text.as_bytes())
+}
+
+fn stamp_path(topdir: &Path, name: &str) -> Option<PathBuf> {
+    let (pn, task) = name.rsplit_once('.')?;
+    if pn.contains('/') || task.contains('/') || pn == ".." {
+        return None;
+    }
+    Some(topdir.join("tmp/bitzel-stamps").join(pn).join(task))
+}
+
+/// `KEY OUTPUTS` of the task's last successful run or restore here.
+fn read_stamp(topdir: &Path, name: &str) -> Option<(String, Digest)> {
+    let text = std::fs::read_to_string(stamp_path(topdir, name)?).ok()?;
+    let (key, outputs) = text.trim().split_once(' ')?;
+    Some((key.to_string(), outputs.parse().ok()?))
+}
+
+fn write_stamp(topdir: &Path, name: &str, key: &Digest, outputs: &Digest) -> std::io::Result<()> {
+    let Some(path) = stamp_path(topdir, name) else {
+        return Ok(());
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&temp, format!("{key} {outputs}\n"))?;
+    std::fs::rename(&temp, &path)
+}
+
+/// The expanded words of a task flag.
+fn flag_words(d: &DataStore, task: &str, flag: &str) -> Vec<String> {
+    d.get_var_flag(task, flag)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A task running in a sandbox.
+struct InFlight {
+    id: TaskId,
+    running: Running,
+    key: Digest,
+    log: PathBuf,
+    outputs: Vec<PathBuf>,
+    started: Instant,
+}
+
+/// The build directory-relative form of an output path (`None` when it is
+/// outside the build directory and cannot be cached).
+fn relative(topdir: &Path, path: &Path) -> Option<String> {
+    path.strip_prefix(topdir)
+        .ok()
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.is_empty())
+}
+
+/// Runs the graph. `on_event` sees tasks start and finish.
+pub fn build(
+    input: &BuildInput,
+    options: &BuildOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Summary, BuildError> {
+    let started = Instant::now();
+    let topdir = input.topdir;
+    let cache_root = options
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| topdir.join("cache"));
+    let cache = Cache::open(&cache_root)?;
+    let _lock = cache.lock_shared()?;
+    let sandbox = Sandbox::new().map_err(|e| BuildError::Setup(e.to_string()))?;
+    let sigs = SigStore::new(topdir);
+    let graph = input.graph;
+    let n = graph.len();
+    let jobs = if options.jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        options.jobs
+    };
+    let order = graph.topological_order();
+    let mut dependents: Vec<Vec<TaskId>> = vec![Vec::new(); n];
+    for t in 0..n as TaskId {
+        for &d in graph.deps(t) {
+            dependents[d as usize].push(t);
+        }
+    }
+    let requested_recipes: Vec<u32> = graph
+        .roots
+        .iter()
+        .map(|&r| graph.tasks[r as usize].recipe)
+        .collect();
+    let forced: Vec<TaskId> = if options.force {
+        graph.roots.clone()
+    } else {
+        Vec::new()
+    };
+
+    let mut recipes = Recipes {
+        input,
+        config: None,
+        done: HashMap::new(),
+    };
+    let mut state: Vec<State> = vec![State::Waiting; n];
+    let mut outcomes: Vec<Option<TaskOutcome>> = vec![None; n];
+    let mut in_flight: Vec<InFlight> = Vec::new();
+    let mut stop = false;
+
+    // Tasks are taken in topological order; a task whose dependencies are
+    // not all finished waits for the running ones.
+    let mut next = 0usize;
+    loop {
+        // Start whatever is ready, up to the job limit.
+        while next < order.len() && !stop {
+            let id = order[next];
+            let deps = graph.deps(id);
+            let mut dep_outputs: Vec<(String, Digest)> = Vec::new();
+            let mut blocked = false;
+            let mut failed_dep = false;
+            for &d in deps {
+                match &state[d as usize] {
+                    State::Done { outputs } => {
+                        dep_outputs.push((input.names[d as usize].clone(), *outputs));
+                    }
+                    State::Cached { result, .. } => {
+                        dep_outputs.push((input.names[d as usize].clone(), outputs_digest(result)));
+                    }
+                    State::Failed => failed_dep = true,
+                    State::Waiting => blocked = true,
+                }
+            }
+            if failed_dep {
+                state[id as usize] = State::Failed;
+                outcomes[id as usize] = Some(TaskOutcome::NotRun);
+                next += 1;
+                continue;
+            }
+            if blocked {
+                break;
+            }
+            dep_outputs.sort();
+            let name = input.names[id as usize].clone();
+            let key = task_key(&input.hashes[id as usize], &dep_outputs);
+            let is_forced = forced.contains(&id);
+            if !is_forced
+                && input.hashes[id as usize].taint.is_none()
+                && let Some((stamp_key, outputs)) = read_stamp(topdir, &name)
+                && stamp_key == key.to_string()
+            {
+                state[id as usize] = State::Done { outputs };
+                outcomes[id as usize] = Some(TaskOutcome::Current);
+                next += 1;
+                continue;
+            }
+            if !is_forced
+                && input.hashes[id as usize].taint.is_none()
+                && let Some(result) = cache.get_action_result(&key)?
+            {
+                state[id as usize] = State::Cached { key, result };
+                outcomes[id as usize] = Some(TaskOutcome::Cached);
+                next += 1;
+                continue;
+            }
+            if options.dry_run {
+                state[id as usize] = State::Done {
+                    outputs: Digest::of_bytes(name.as_bytes()),
+                };
+                outcomes[id as usize] = Some(TaskOutcome::WouldRun);
+                next += 1;
+                continue;
+            }
+            if in_flight.len() >= jobs {
+                break;
+            }
+            // It must run: its dependencies' outputs must be in place.
+            for &d in deps {
+                if let State::Cached { key, result } = state[d as usize].clone() {
+                    restore(&cache, topdir, &input.names[d as usize], &key, &result)?;
+                    state[d as usize] = State::Done {
+                        outputs: outputs_digest(&result),
+                    };
+                    outcomes[d as usize] = Some(TaskOutcome::Restored);
+                }
+            }
+            on_event(Event::Started { task: &name });
+            match start_task(input, &mut recipes, &sandbox, id, &name) {
+                Ok(Started::Finished(outputs)) => {
+                    let outcome =
+                        finish(input, &cache, &sigs, &mut recipes, id, &key, &outputs, None)?;
+                    record_outcome(&mut state, &mut outcomes, id, outcome, on_event, &name);
+                    if matches!(outcomes[id as usize], Some(TaskOutcome::Failed { .. }))
+                        && !options.keep_going
+                    {
+                        stop = true;
+                    }
+                }
+                Ok(Started::NoExec) => {
+                    let result = reapi::ActionResult::default();
+                    cache.put_action_result(&key, &result)?;
+                    let outputs = outputs_digest(&result);
+                    let _ = write_stamp(topdir, &name, &key, &outputs);
+                    state[id as usize] = State::Done { outputs };
+                    outcomes[id as usize] = Some(TaskOutcome::NoExec);
+                }
+                Ok(Started::Running(running, log, outputs)) => {
+                    in_flight.push(InFlight {
+                        id,
+                        running: *running,
+                        key,
+                        log,
+                        outputs,
+                        started: Instant::now(),
+                    });
+                }
+                Err((log, message)) => {
+                    let outcome = TaskOutcome::Failed { log, message };
+                    record_outcome(&mut state, &mut outcomes, id, outcome, on_event, &name);
+                    if !options.keep_going {
+                        stop = true;
+                    }
+                }
+            }
+            next += 1;
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        // Wait for one running task to finish.
+        let mut finished = None;
+        while finished.is_none() {
+            for (i, flight) in in_flight.iter_mut().enumerate() {
+                if let Some(status) = flight
+                    .running
+                    .try_wait()
+                    .map_err(|e| BuildError::Setup(e.to_string()))?
+                {
+                    finished = Some((i, status));
+                    break;
+                }
+            }
+            if finished.is_none() {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        let Some((i, status)) = finished else { break };
+        let flight = in_flight.swap_remove(i);
+        let name = input.names[flight.id as usize].clone();
+        let outcome = if status.success() {
+            finish(
+                input,
+                &cache,
+                &sigs,
+                &mut recipes,
+                flight.id,
+                &flight.key,
+                &flight.outputs,
+                Some(flight.started.elapsed()),
+            )?
+        } else {
+            TaskOutcome::Failed {
+                log: flight.log.clone(),
+                message: format!("{status}"),
+            }
+        };
+        if matches!(outcome, TaskOutcome::Failed { .. }) && !options.keep_going {
+            stop = true;
+        }
+        record_outcome(&mut state, &mut outcomes, flight.id, outcome, on_event, &name);
+    }
+
+    // The requested recipes' results are put in place, as BitBake's
+    // setscene restores the target's.
+    if !options.dry_run && !stop {
+        for id in order.iter().copied() {
+            let recipe = graph.tasks[id as usize].recipe;
+            if !requested_recipes.contains(&recipe) {
+                continue;
+            }
+            if let State::Cached { key, result } = state[id as usize].clone() {
+                restore(&cache, topdir, &input.names[id as usize], &key, &result)?;
+                state[id as usize] = State::Done {
+                    outputs: outputs_digest(&result),
+                };
+                outcomes[id as usize] = Some(TaskOutcome::Restored);
+            }
+        }
+    }
+    let outcomes = (0..n)
+        .map(|i| {
+            (
+                input.names[i].clone(),
+                outcomes[i].clone().unwrap_or(TaskOutcome::NotRun),
+            )
+        })
+        .collect();
+    Ok(Summary {
+        outcomes,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn record_outcome(
+    state: &mut [State],
+    outcomes: &mut [Option<TaskOutcome>],
+    id: TaskId,
+    outcome: TaskOutcome,
+    on_event: &mut dyn FnMut(Event),
+    name: &str,
+) {
+    if matches!(outcome, TaskOutcome::Failed { .. }) {
+        state[id as usize] = State::Failed;
+    }
+    on_event(Event::Finished {
+        task: name,
+        outcome: &outcome,
+    });
+    outcomes[id as usize] = Some(outcome);
+}
+
+/// Restores a cached result's output directories (replacing what is
+/// there) and stamps the task.
+fn restore(
+    cache: &Cache,
+    topdir: &Path,
+    name: &str,
+    key: &Digest,
+    result: &reapi::ActionResult,
+) -> Result<(), BuildError> {
+    let options = RestoreOptions {
+        mode: RestoreMode::Copy,
+        verify: Verify::Metadata,
+    };
+    for output in &result.output_directories {
+        let dest = topdir.join(&output.path);
+        if dest.exists() {
+            std::fs::remove_dir_all(&dest)
+                .map_err(|e| BuildError::Setup(format!("cannot clear {}: {e}", dest.display())))?;
+        }
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| BuildError::Setup(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        cache.restore_output_directory(output, topdir, &options)?;
+    }
+    let _ = write_stamp(topdir, name, key, &outputs_digest(result));
+    Ok(())
+}
+
+enum Started {
+    /// Ran in-process (python) and succeeded; the output directories.
+    Finished(Vec<PathBuf>),
+    NoExec,
+    Running(Box<Running>, PathBuf, Vec<PathBuf>),
+}
+
+/// Prepares a task's directories and runs or starts it.
+fn start_task(
+    input: &BuildInput,
+    recipes: &mut Recipes,
+    sandbox: &Sandbox,
+    id: TaskId,
+    name: &str,
+) -> Result<Started, (PathBuf, String)> {
+    let node = &input.graph.tasks[id as usize];
+    let recipe_id = node.recipe;
+    let info = &input.set.recipe(recipe_id).info;
+    let task = &info.tasks[node.task as usize];
+    if task.flag("noexec").is_some_and(|v| !v.is_empty() && v != "0") {
+        return Ok(Started::NoExec);
+    }
+    let fail = |message: String| (PathBuf::new(), message);
+    let d = recipes.get(recipe_id).map_err(fail)?;
+    // The task override (spec §19): OVERRIDES gains task-NAME.
+    let mut local = d.create_copy();
+    let overrides = local.get_var_unexpanded("OVERRIDES").ok().flatten().unwrap_or_default();
+    let short = task.name.trim_start_matches("do_").replace('_', "-");
+    local.set_var_python("OVERRIDES", format!("task-{short}:{overrides}"));
+    local.set_var_python("BB_CURRENTTASK", task.name.trim_start_matches("do_").to_string());
+    local.set_var_python("BB_TASKHASH", input.hashes[id as usize].taskhash.clone());
+    local.set_var_python("BB_WORKERCONTEXT", "1".to_string());
+    let var = |d: &DataStore, n: &str| d.get_var(n).ok().flatten().unwrap_or_default();
+    let t_dir = PathBuf::from(var(&local, "T"));
+    let workdir = PathBuf::from(var(&local, "WORKDIR"));
+    let log = t_dir.join(format!("log.{}", task.name));
+    let fail_log = |message: String| (log.clone(), message);
+    std::fs::create_dir_all(&t_dir).map_err(|e| fail_log(format!("cannot create T: {e}")))?;
+    let cleandirs = flag_words(&local, &task.name, "cleandirs");
+    let dirs = flag_words(&local, &task.name, "dirs");
+    for dir in &cleandirs {
+        let path = Path::new(dir);
+        if path.exists() {
+            std::fs::remove_dir_all(path).map_err(|e| fail_log(format!("cannot empty {dir}: {e}")))?;
+        }
+        std::fs::create_dir_all(path).map_err(|e| fail_log(format!("cannot create {dir}: {e}")))?;
+    }
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).map_err(|e| fail_log(format!("cannot create {dir}: {e}")))?;
+    }
+    let mut outputs: Vec<PathBuf> = Vec::new();
+    for dir in dirs.iter().chain(&cleandirs) {
+        let path = PathBuf::from(dir);
+        if path != t_dir && !outputs.contains(&path) {
+            outputs.push(path);
+        }
+    }
+    let cwd = dirs.last().cloned();
+    let python = local
+        .raw_flag(&task.name, "python")
+        .is_some_and(crate::datastore::FlagValue::is_truthy);
+    let _ = std::fs::write(&log, format!("bitzel: {name}\n"));
+    if python {
+        // Python tasks run in the embedded interpreter, in this process
+        // (not sandboxed; see BAZEL_BITBAKE_ANALYSIS.md).
+        let previous = std::env::current_dir().ok();
+        if let Some(dir) = &cwd {
+            let _ = std::env::set_current_dir(dir);
+        }
+        let result = match local.python().cloned() {
+            Some(python) => python.exec_python_function(&task.name, &mut local),
+            None => Err(crate::datastore::PythonFailure::error("no python interpreter")),
+        };
+        if let Some(dir) = previous {
+            let _ = std::env::set_current_dir(dir);
+        }
+        return match result {
+            Ok(()) => Ok(Started::Finished(outputs)),
+            Err(failure) => {
+                let message = match failure {
+                    crate::datastore::PythonFailure::Error { message, .. } => message,
+                    crate::datastore::PythonFailure::Skip(reason) => reason,
+                };
+                let _ = append(&log, &format!("{message}\n"));
+                Err(fail_log(message))
+            }
+        };
+    }
+    let text = script::shell_script(&local, &task.name, cwd.as_deref())
+        .map_err(|e| fail_log(e.to_string()))?;
+    let run = t_dir.join(format!("run.{}", task.name));
+    std::fs::write(&run, &text).map_err(|e| fail_log(format!("cannot write {}: {e}", run.display())))?;
+
+    // The view: the recipe's work directory and the task's directories,
+    // writable; the outputs of the tasks it depends on, read-only.
+    let mut mounts = vec![Mount::writable(&workdir, &workdir)];
+    for dir in dirs.iter().chain(&cleandirs) {
+        if !Path::new(dir).starts_with(&workdir) {
+            mounts.push(Mount::writable(dir, dir));
+        }
+    }
+    for &dep in input.graph.deps(id) {
+        let dep_node = &input.graph.tasks[dep as usize];
+        if dep_node.recipe == recipe_id {
+            continue;
+        }
+        if let Ok(dep_d) = recipes.get(dep_node.recipe) {
+            let dep_task = &input.set.recipe(dep_node.recipe).info.tasks[dep_node.task as usize].name;
+            for flag in ["dirs", "cleandirs"] {
+                for dir in flag_words(dep_d, dep_task, flag) {
+                    let path = PathBuf::from(&dir);
+                    if path.exists() && !mounts.iter().any(|m| m.target == path) {
+                        mounts.push(Mount::read_only(&path, &path));
+                    }
+                }
+            }
+        }
+    }
+    let d = recipes.get(recipe_id).map_err(fail)?;
+    let hosttools: Vec<String> = var(d, "HOSTTOOLS")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let hosttools_dir = PathBuf::from(var(d, "HOSTTOOLS_DIR"));
+    let mut spec = SandboxSpec::new(["sh", run.to_string_lossy().as_ref()]);
+    spec.env.insert(
+        "PATH".to_string(),
+        hosttools_dir.display().to_string(),
+    );
+    spec.env.insert("HOME".to_string(), "/tmp".to_string());
+    spec.cwd = cwd.map(PathBuf::from).unwrap_or_else(|| workdir.clone());
+    spec.mounts = mounts;
+    spec.hosttools = hosttools;
+    spec.hosttools_dir = hosttools_dir;
+    spec.network = task.flag("network").is_some() || local_flag_true(d, &task.name, "network");
+    spec.log = Some(log.clone());
+    let running = sandbox
+        .spawn(&spec)
+        .map_err(|e| fail_log(format!("cannot start the sandbox: {e}")))?;
+    Ok(Started::Running(Box::new(running), log, outputs))
+}
+
+fn local_flag_true(d: &DataStore, task: &str, flag: &str) -> bool {
+    d.get_var_flag(task, flag)
+        .ok()
+        .flatten()
+        .is_some_and(|v| v == "1")
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+/// After a successful run: captures the outputs, records the result, the
+/// stamp and the signature.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    input: &BuildInput,
+    cache: &Cache,
+    sigs: &SigStore,
+    recipes: &mut Recipes,
+    id: TaskId,
+    key: &Digest,
+    outputs: &[PathBuf],
+    _took: Option<Duration>,
+) -> Result<TaskOutcome, BuildError> {
+    let name = &input.names[id as usize];
+    let mut result = reapi::ActionResult::default();
+    for dir in outputs {
+        let Some(rel) = relative(input.topdir, dir) else {
+            continue;
+        };
+        if !dir.is_dir() {
+            continue;
+        }
+        let captured = cache.capture(dir)?;
+        result
+            .output_directories
+            .push(cache.output_directory(&rel, &captured.root)?);
+    }
+    result.exit_code = 0;
+    cache.put_action_result(key, &result)?;
+    let outputs = outputs_digest(&result);
+    let _ = write_stamp(input.topdir, name, key, &outputs);
+    // The signature as it ran, for `bitzel explain`.
+    let node = &input.graph.tasks[id as usize];
+    let task_name = &input.set.recipe(node.recipe).info.tasks[node.task as usize].name;
+    if let Ok(d) = recipes.get(node.recipe)
+        && let Ok(signatures) = recipe_signatures(d)
+    {
+        let _ = sigs.save(&SigRecord {
+            task: name.clone(),
+            inputs: input.hashes[id as usize].clone(),
+            values: signatures.task_values(task_name),
+        });
+    }
+    Ok(TaskOutcome::Ran)
+}
+
+/// A map from task name to outcome, for tests and summaries.
+pub fn outcome_map(summary: &Summary) -> BTreeMap<String, TaskOutcome> {
+    summary.outcomes.iter().cloned().collect()
+}
