@@ -24,9 +24,9 @@ pub mod cas;
 pub mod diag;
 pub mod graph;
 pub mod recipe;
-pub mod signature;
 pub mod sandbox;
 pub mod scheduler;
+pub mod signature;
 pub mod syntax;
 
 pub mod cli;

@@ -29,9 +29,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-
 use crate::cas::{Cache, Digest, RestoreMode, RestoreOptions, Verify, reapi};
-use crate::datastore::{ConfigInput, DataStore, Evaluator, Layer, parse_configuration, parse_recipe};
+use crate::datastore::{
+    ConfigInput, DataStore, Evaluator, Layer, parse_configuration, parse_recipe,
+};
 use crate::graph::sigdata::{SigRecord, SigStore};
 use crate::graph::taskhash::TaskHashInputs;
 use crate::graph::{RecipeSet, TaskGraph, TaskId};
@@ -67,7 +68,10 @@ pub enum TaskOutcome {
     Ran,
     /// `-n`: would run.
     WouldRun,
-    Failed { log: PathBuf, message: String },
+    Failed {
+        log: PathBuf,
+        message: String,
+    },
     /// A dependency failed.
     NotRun,
 }
@@ -93,8 +97,13 @@ impl Summary {
 
 /// Progress events for the command line.
 pub enum Event<'a> {
-    Started { task: &'a str },
-    Finished { task: &'a str, outcome: &'a TaskOutcome },
+    Started {
+        task: &'a str,
+    },
+    Finished {
+        task: &'a str,
+        outcome: &'a TaskOutcome,
+    },
 }
 
 /// Why a build could not be carried out at all (a failing task is not an
@@ -174,7 +183,7 @@ enum State {
     /// Key known, result in the cache, not restored.
     Cached {
         key: Digest,
-        result: reapi::ActionResult,
+        result: Box<reapi::ActionResult>,
     },
     Done {
         outputs: Digest,
@@ -199,10 +208,7 @@ fn outputs_digest(result: &reapi::ActionResult) -> Digest {
         })
         .collect();
     dirs.sort();
-    let text: String = dirs
-        .iter()
-        .map(|(p, t)| format!("{p}\0{t}\n"))
-        .collect();
+    let text: String = dirs.iter().map(|(p, t)| format!("{p}\0{t}\n")).collect();
     Digest::of_bytes(text.as_bytes())
 }
 
@@ -391,7 +397,10 @@ pub fn build(
                 && input.hashes[id as usize].taint.is_none()
                 && let Some(result) = cache.get_action_result(&key)?
             {
-                state[id as usize] = State::Cached { key, result };
+                state[id as usize] = State::Cached {
+                    key,
+                    result: Box::new(result),
+                };
                 outcomes[id as usize] = Some(TaskOutcome::Cached);
                 next += 1;
                 continue;
@@ -420,8 +429,9 @@ pub fn build(
             on_event(Event::Started { task: &name });
             match start_task(input, &mut recipes, &sandbox, id, &name) {
                 Ok(Started::Finished(outputs)) => {
-                    let outcome =
+                    let (outcome, digest) =
                         finish(input, &cache, &sigs, &mut recipes, id, &key, &outputs, None)?;
+                    state[id as usize] = State::Done { outputs: digest };
                     record_outcome(&mut state, &mut outcomes, id, outcome, on_event, &name);
                     if matches!(outcomes[id as usize], Some(TaskOutcome::Failed { .. }))
                         && !options.keep_going
@@ -481,7 +491,7 @@ pub fn build(
         let flight = in_flight.swap_remove(i);
         let name = input.names[flight.id as usize].clone();
         let outcome = if status.success() {
-            finish(
+            let (outcome, digest) = finish(
                 input,
                 &cache,
                 &sigs,
@@ -490,7 +500,9 @@ pub fn build(
                 &flight.key,
                 &flight.outputs,
                 Some(flight.started.elapsed()),
-            )?
+            )?;
+            state[flight.id as usize] = State::Done { outputs: digest };
+            outcome
         } else {
             TaskOutcome::Failed {
                 log: flight.log.clone(),
@@ -500,7 +512,14 @@ pub fn build(
         if matches!(outcome, TaskOutcome::Failed { .. }) && !options.keep_going {
             stop = true;
         }
-        record_outcome(&mut state, &mut outcomes, flight.id, outcome, on_event, &name);
+        record_outcome(
+            &mut state,
+            &mut outcomes,
+            flight.id,
+            outcome,
+            on_event,
+            &name,
+        );
     }
 
     // The requested recipes' results are put in place, as BitBake's
@@ -572,8 +591,9 @@ fn restore(
                 .map_err(|e| BuildError::Setup(format!("cannot clear {}: {e}", dest.display())))?;
         }
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| BuildError::Setup(format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                BuildError::Setup(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
         cache.restore_output_directory(output, topdir, &options)?;
     }
@@ -600,17 +620,27 @@ fn start_task(
     let recipe_id = node.recipe;
     let info = &input.set.recipe(recipe_id).info;
     let task = &info.tasks[node.task as usize];
-    if task.flag("noexec").is_some_and(|v| !v.is_empty() && v != "0") {
+    if task
+        .flag("noexec")
+        .is_some_and(|v| !v.is_empty() && v != "0")
+    {
         return Ok(Started::NoExec);
     }
     let fail = |message: String| (PathBuf::new(), message);
     let d = recipes.get(recipe_id).map_err(fail)?;
     // The task override (spec §19): OVERRIDES gains task-NAME.
     let mut local = d.create_copy();
-    let overrides = local.get_var_unexpanded("OVERRIDES").ok().flatten().unwrap_or_default();
+    let overrides = local
+        .get_var_unexpanded("OVERRIDES")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     let short = task.name.trim_start_matches("do_").replace('_', "-");
     local.set_var_python("OVERRIDES", format!("task-{short}:{overrides}"));
-    local.set_var_python("BB_CURRENTTASK", task.name.trim_start_matches("do_").to_string());
+    local.set_var_python(
+        "BB_CURRENTTASK",
+        task.name.trim_start_matches("do_").to_string(),
+    );
     local.set_var_python("BB_TASKHASH", input.hashes[id as usize].taskhash.clone());
     local.set_var_python("BB_WORKERCONTEXT", "1".to_string());
     let var = |d: &DataStore, n: &str| d.get_var(n).ok().flatten().unwrap_or_default();
@@ -624,7 +654,8 @@ fn start_task(
     for dir in &cleandirs {
         let path = Path::new(dir);
         if path.exists() {
-            std::fs::remove_dir_all(path).map_err(|e| fail_log(format!("cannot empty {dir}: {e}")))?;
+            std::fs::remove_dir_all(path)
+                .map_err(|e| fail_log(format!("cannot empty {dir}: {e}")))?;
         }
         std::fs::create_dir_all(path).map_err(|e| fail_log(format!("cannot create {dir}: {e}")))?;
     }
@@ -652,7 +683,9 @@ fn start_task(
         }
         let result = match local.python().cloned() {
             Some(python) => python.exec_python_function(&task.name, &mut local),
-            None => Err(crate::datastore::PythonFailure::error("no python interpreter")),
+            None => Err(crate::datastore::PythonFailure::error(
+                "no python interpreter",
+            )),
         };
         if let Some(dir) = previous {
             let _ = std::env::set_current_dir(dir);
@@ -672,7 +705,8 @@ fn start_task(
     let text = script::shell_script(&local, &task.name, cwd.as_deref())
         .map_err(|e| fail_log(e.to_string()))?;
     let run = t_dir.join(format!("run.{}", task.name));
-    std::fs::write(&run, &text).map_err(|e| fail_log(format!("cannot write {}: {e}", run.display())))?;
+    std::fs::write(&run, &text)
+        .map_err(|e| fail_log(format!("cannot write {}: {e}", run.display())))?;
 
     // The view: the recipe's work directory and the task's directories,
     // writable; the outputs of the tasks it depends on, read-only.
@@ -688,7 +722,8 @@ fn start_task(
             continue;
         }
         if let Ok(dep_d) = recipes.get(dep_node.recipe) {
-            let dep_task = &input.set.recipe(dep_node.recipe).info.tasks[dep_node.task as usize].name;
+            let dep_task =
+                &input.set.recipe(dep_node.recipe).info.tasks[dep_node.task as usize].name;
             for flag in ["dirs", "cleandirs"] {
                 for dir in flag_words(dep_d, dep_task, flag) {
                     let path = PathBuf::from(&dir);
@@ -706,11 +741,20 @@ fn start_task(
         .collect();
     let hosttools_dir = PathBuf::from(var(d, "HOSTTOOLS_DIR"));
     let mut spec = SandboxSpec::new(["sh", run.to_string_lossy().as_ref()]);
-    spec.env.insert(
-        "PATH".to_string(),
-        hosttools_dir.display().to_string(),
-    );
+    let hosttools_for_env = hosttools.clone();
+    spec.env
+        .insert("PATH".to_string(), hosttools_dir.display().to_string());
     spec.env.insert("HOME".to_string(), "/tmp".to_string());
+    // Host tools are hard links in the view, not symlinks, so gcc cannot
+    // find its internal programs relative to where it was found; point it
+    // at the host's (mounted read-only as a system directory).
+    if hosttools_for_env
+        .iter()
+        .any(|t| t == "gcc" || t == "cc" || t.ends_with("-gcc"))
+    {
+        spec.env
+            .insert("GCC_EXEC_PREFIX".to_string(), "/usr/lib/gcc/".to_string());
+    }
     spec.cwd = cwd.map(PathBuf::from).unwrap_or_else(|| workdir.clone());
     spec.mounts = mounts;
     spec.hosttools = hosttools;
@@ -732,7 +776,10 @@ fn local_flag_true(d: &DataStore, task: &str, flag: &str) -> bool {
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    let mut file = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
     file.write_all(text.as_bytes())
 }
 
@@ -748,7 +795,7 @@ fn finish(
     key: &Digest,
     outputs: &[PathBuf],
     _took: Option<Duration>,
-) -> Result<TaskOutcome, BuildError> {
+) -> Result<(TaskOutcome, Digest), BuildError> {
     let name = &input.names[id as usize];
     let mut result = reapi::ActionResult::default();
     for dir in outputs {
@@ -779,7 +826,7 @@ fn finish(
             values: signatures.task_values(task_name),
         });
     }
-    Ok(TaskOutcome::Ran)
+    Ok((TaskOutcome::Ran, outputs))
 }
 
 /// A map from task name to outcome, for tests and summaries.

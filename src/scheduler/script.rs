@@ -37,8 +37,14 @@ pub fn is_shell_function(d: &DataStore, name: &str) -> bool {
 }
 
 /// The script that runs shell function `func` of `d` in `dir`.
-pub fn shell_script(d: &DataStore, func: &str, dir: Option<&str>) -> Result<String, ExpansionError> {
-    let mut out = String::from("#!/bin/sh\n\n# Emitted by bitzel: the task's exported variables and functions.\nset -e\n\n");
+pub fn shell_script(
+    d: &DataStore,
+    func: &str,
+    dir: Option<&str>,
+) -> Result<String, ExpansionError> {
+    let mut out = String::from(
+        "#!/bin/sh\n\n# Emitted by bitzel: the task's exported variables and functions.\nset -e\n\n",
+    );
     for name in d.keys() {
         if name.starts_with("__")
             || name.contains(['-', '.', '{', '}', '+'])
@@ -46,8 +52,12 @@ pub fn shell_script(d: &DataStore, func: &str, dir: Option<&str>) -> Result<Stri
         {
             continue;
         }
-        let export = d.get_var_flag(&name, "export")?.is_some_and(|v| is_true(&v));
-        let unexport = d.get_var_flag(&name, "unexport")?.is_some_and(|v| is_true(&v));
+        let export = d
+            .get_var_flag(&name, "export")?
+            .is_some_and(|v| is_true(&v));
+        let unexport = d
+            .get_var_flag(&name, "unexport")?
+            .is_some_and(|v| is_true(&v));
         if unexport {
             out.push_str(&format!("unset {name}\n"));
         } else if export && let Some(value) = d.get_var(&name)? {
@@ -84,7 +94,10 @@ pub fn shell_script(d: &DataStore, func: &str, dir: Option<&str>) -> Result<Stri
     }
     bodies.sort();
     for (name, body) in bodies {
-        out.push_str(&format!("{name}() {{\n{}\n}}\n\n", body.trim_end_matches('\n')));
+        out.push_str(&format!(
+            "{name}() {{\n{}\n}}\n\n",
+            body.trim_end_matches('\n')
+        ));
     }
     if let Some(dir) = dir {
         out.push_str(&format!("cd '{}'\n", dir.replace('\'', "'\\''")));

@@ -117,13 +117,18 @@ def exec_func(func, d, dirs=None):
         bb.utils.mkdirhier(name)
     cwd = dirs[-1] if dirs else None
     if flags.get("python"):
-        old = os.getcwd()
+        try:
+            old = os.getcwd()
+        except OSError:
+            # The directory was emptied and re-created above.
+            old = None
         try:
             if cwd:
                 os.chdir(cwd)
             return _bitzel_host.exec_python_func(func, d)
         finally:
-            os.chdir(old)
+            if old:
+                os.chdir(old)
     lines = ["#!/bin/sh", "set -e"]
     env = {}
     for key in d.keys():
