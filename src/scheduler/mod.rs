@@ -114,6 +114,13 @@ pub enum BuildError {
     Setup(String),
     #[error("cache: {0}")]
     Cache(#[from] crate::cas::CasError),
+    /// A cached result turned out damaged while restoring; the build
+    /// starts over without it.
+    #[error("cached result {key} is damaged: {error}")]
+    Damaged {
+        key: Digest,
+        error: crate::cas::CasError,
+    },
 }
 
 /// Everything the scheduler reads: the graph and how to evaluate recipes.
@@ -212,23 +219,43 @@ fn outputs_digest(result: &reapi::ActionResult) -> Digest {
     Digest::of_bytes(text.as_bytes())
 }
 
+/// What a dependency contributes to a task's key: its outputs, and the
+/// files its `[file-checksums]` names. Those files are read by the tasks
+/// after it without being anyone's output (BitBake's `do_unpack` reads
+/// the `file://` sources `do_fetch` checksums), so their contents must
+/// reach the next task's key even when the outputs do not change.
+fn dependency_identity(outputs: &Digest, inputs: &TaskHashInputs) -> Digest {
+    if inputs.files.is_empty() {
+        return *outputs;
+    }
+    let mut text = format!("{outputs}\n");
+    for file in &inputs.files {
+        text.push_str(&format!("{} {}\n", clean_path(file), file.md5));
+    }
+    Digest::of_bytes(text.as_bytes())
+}
+
+/// A checksummed file's name as hashed: `./relative` inside a walked
+/// directory, else the base name; never where the layer is.
+fn clean_path(file: &crate::graph::taskhash::FileChecksum) -> String {
+    file.path
+        .split_once("/./")
+        .map(|(_, rel)| format!("./{rel}"))
+        .unwrap_or_else(|| {
+            Path::new(&file.path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+}
+
 /// The task's cache key (see the module documentation).
 fn task_key(inputs: &TaskHashInputs, deps: &[(String, Digest)]) -> Digest {
     let mut text = String::from("bitzel-task-v1\n");
     text.push_str(&inputs.basehash);
     text.push('\n');
     for file in &inputs.files {
-        let shown = file
-            .path
-            .split_once("/./")
-            .map(|(_, rel)| format!("./{rel}"))
-            .unwrap_or_else(|| {
-                Path::new(&file.path)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
-        text.push_str(&format!("file {shown} {}\n", file.md5));
+        text.push_str(&format!("file {} {}\n", clean_path(file), file.md5));
     }
     if let Some(taint) = &inputs.taint {
         text.push_str(&format!("taint {taint}\n"));
@@ -296,8 +323,36 @@ fn relative(topdir: &Path, path: &Path) -> Option<String> {
         .filter(|p| !p.is_empty())
 }
 
-/// Runs the graph. `on_event` sees tasks start and finish.
+/// Runs the graph. `on_event` sees tasks start and finish. A damaged
+/// cached result is dropped and the build planned again, so its task runs.
 pub fn build(
+    input: &BuildInput,
+    options: &BuildOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Summary, BuildError> {
+    let started = Instant::now();
+    let mut attempts = 0;
+    loop {
+        match build_once(input, options, on_event) {
+            Err(BuildError::Damaged { key, error }) if attempts < input.graph.len() => {
+                attempts += 1;
+                eprintln!("warning: dropping a damaged cache entry ({error}); its task will run");
+                let cache_root = options
+                    .cache_dir
+                    .clone()
+                    .unwrap_or_else(|| input.topdir.join("cache"));
+                Cache::open(&cache_root)?.remove_action_result(&key)?;
+            }
+            Ok(mut summary) => {
+                summary.elapsed = started.elapsed();
+                return Ok(summary);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn build_once(
     input: &BuildInput,
     options: &BuildOptions,
     on_event: &mut dyn FnMut(Event),
@@ -361,10 +416,16 @@ pub fn build(
             for &d in deps {
                 match &state[d as usize] {
                     State::Done { outputs } => {
-                        dep_outputs.push((input.names[d as usize].clone(), *outputs));
+                        dep_outputs.push((
+                            input.names[d as usize].clone(),
+                            dependency_identity(outputs, &input.hashes[d as usize]),
+                        ));
                     }
                     State::Cached { result, .. } => {
-                        dep_outputs.push((input.names[d as usize].clone(), outputs_digest(result)));
+                        dep_outputs.push((
+                            input.names[d as usize].clone(),
+                            dependency_identity(&outputs_digest(result), &input.hashes[d as usize]),
+                        ));
                     }
                     State::Failed => failed_dep = true,
                     State::Waiting => blocked = true,
@@ -595,7 +656,26 @@ fn restore(
                 BuildError::Setup(format!("cannot create {}: {e}", parent.display()))
             })?;
         }
-        cache.restore_output_directory(output, topdir, &options)?;
+        cache
+            .restore_output_directory(output, topdir, &options)
+            .map_err(|error| {
+                // The output directory is now half restored: no stamp of
+                // the recipe can be trusted any more.
+                if let Some((pn, _)) = name.rsplit_once('.')
+                    && let Some(dir) = stamp_path(topdir, name).and_then(|p| {
+                        p.parent()
+                            .filter(|d| d.ends_with(pn))
+                            .map(Path::to_path_buf)
+                    })
+                {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                if error.is_cache_damage() {
+                    BuildError::Damaged { key: *key, error }
+                } else {
+                    BuildError::Cache(error)
+                }
+            })?;
     }
     let _ = write_stamp(topdir, name, key, &outputs_digest(result));
     Ok(())
