@@ -487,7 +487,13 @@ fn build_once(
                     outcomes[d as usize] = Some(TaskOutcome::Restored);
                 }
             }
-            on_event(Event::Started { task: &name });
+            let node = &graph.tasks[id as usize];
+            let noexec = input.set.recipe(node.recipe).info.tasks[node.task as usize]
+                .flag("noexec")
+                .is_some_and(|v| !v.is_empty() && v != "0");
+            if !noexec {
+                on_event(Event::Started { task: &name });
+            }
             match start_task(input, &mut recipes, &sandbox, id, &name) {
                 Ok(Started::Finished(outputs)) => {
                     let (outcome, digest) =
