@@ -47,7 +47,7 @@ measure() {
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 measure "bitzel parse, cold, 1 thread" "$bitzel" parse --no-cache -j 1
 measure "bitzel parse, cold, all cores" "$bitzel" parse --no-cache
-"${run[@]}" rm -f "$build_dir/cache/bitzel/parse.json"
+"${run[@]}" rm -f "$build_dir/cache/bitzel/parse.cache"
 measure "bitzel parse, filling the cache" "$bitzel" parse
 measure "bitzel parse, warm" "$bitzel" parse
 measure "bitzel parse, warm again" "$bitzel" parse

@@ -20,7 +20,7 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
     let topdir = ConfigInput::find_topdir(&cwd);
     let python = EmbeddedPython::start().map_err(anyhow::Error::msg)?;
     let evaluator = Evaluator::new(Arc::new(FsLoader), Some(python));
-    let cache_file = topdir.join("cache/bitzel/parse.json");
+    let cache_file = topdir.join("cache/bitzel/parse.cache");
     let input = ConfigInput {
         topdir,
         env: std::env::vars().collect(),

@@ -135,6 +135,12 @@ impl RecipeSet {
             return found;
         }
         for (pattern, regex, list) in &self.packages_dynamic {
+            // Most patterns start with a literal (`^glibc-locale-.*`): a
+            // name without it cannot match, and the pattern need not be
+            // compiled (oe-core has about a thousand of them).
+            if !name.starts_with(literal_prefix(pattern)) {
+                continue;
+            }
             // Python's `re.match`: anchored at the start only; `+` is
             // literal in these patterns. oe-core uses look-ahead, which
             // only a backtracking engine supports.
@@ -153,6 +159,24 @@ impl RecipeSet {
     pub fn provided_names(&self) -> impl Iterator<Item = &str> {
         self.providers.keys().map(String::as_str)
     }
+}
+
+/// The literal text a regular expression's matches must start with: up
+/// to its first special character, after a leading `^`.
+fn literal_prefix(pattern: &str) -> &str {
+    let body = pattern.strip_prefix('^').unwrap_or(pattern);
+    let end = body
+        .find(|c: char| ".^$*+?()[]{}|\\".contains(c))
+        .unwrap_or(body.len());
+    // A quantifier applies to the character before it, which is then
+    // optional: it is not part of the prefix.
+    let quantified = body[end..].starts_with(['*', '?', '{']);
+    let end = if quantified {
+        body[..end].char_indices().last().map_or(0, |(i, _)| i)
+    } else {
+        end
+    };
+    &body[..end]
 }
 
 /// A regular expression used as Python's `re.match` uses it: anchored at
@@ -202,4 +226,18 @@ pub fn recipe_set(all: crate::recipe::parse_all::ParseAll) -> RecipeSet {
         }
     }
     RecipeSet::new(recipes, skipped, all.graph_config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_prefix;
+
+    #[test]
+    fn literal_prefixes_of_patterns() {
+        assert_eq!(literal_prefix("^glibc-locale-.*"), "glibc-locale-");
+        assert_eq!(literal_prefix("^util-linux(?!.*-native)-.*"), "util-linux");
+        assert_eq!(literal_prefix("abc*"), "ab");
+        assert_eq!(literal_prefix("^(a|b)"), "");
+        assert_eq!(literal_prefix("^kernel-module-\\+x"), "kernel-module-");
+    }
 }

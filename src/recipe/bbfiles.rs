@@ -78,6 +78,7 @@ pub fn collect(config: &DataStore) -> Result<Collected, ExpansionError> {
     // A stable sort, lowest priority first.
     entries.sort_by_key(|e| priority(e));
     let mut files: Vec<PathBuf> = Vec::new();
+    let mut seen: std::collections::HashSet<std::ffi::OsString> = std::collections::HashSet::new();
     for entry in &entries {
         let path = Path::new(entry);
         let mut found = if path.is_dir() {
@@ -104,7 +105,7 @@ pub fn collect(config: &DataStore) -> Result<Collected, ExpansionError> {
         };
         found.sort();
         for file in found {
-            if !files.contains(&file) {
+            if seen.insert(file.as_os_str().to_os_string()) {
                 files.push(file);
             }
         }

@@ -57,7 +57,6 @@ pub struct TaskInfo {
     pub basehash: String,
     /// `[file-checksums]`, expanded: files whose contents enter the task
     /// hash.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file_checksums: String,
 }
 

@@ -63,7 +63,7 @@ pub struct ParseAll {
     pub collection: BTreeMap<String, String>,
 }
 
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct CacheFile {
@@ -80,7 +80,6 @@ struct CacheFile {
     graph_config: BTreeMap<String, String>,
     recipes: BTreeMap<String, CachedRecipe>,
     /// `stat` stamps and hashes of the files above.
-    #[serde(default)]
     stamps: BTreeMap<String, (Stamp, String)>,
 }
 
@@ -249,7 +248,7 @@ pub fn parse_all(
     let env = input.passed_through();
     let mut cached: CacheFile = cache_file
         .and_then(|f| std::fs::read(f).ok())
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .and_then(|bytes| postcard::from_bytes(&bytes).ok())
         .filter(|c: &CacheFile| c.format == FORMAT && c.bitzel == version && c.env == env)
         .unwrap_or_default();
     hashes.previous = cached.stamps.clone();
@@ -293,27 +292,28 @@ pub fn parse_all(
     })?;
 
     // Which recipes can be reused.
-    let mut reuse: std::collections::HashSet<&PathBuf> = std::collections::HashSet::new();
+    // Keyed by the path's bytes: hashing a `Path` walks its components.
+    let mut reuse: std::collections::HashSet<&std::ffi::OsStr> = std::collections::HashSet::new();
     if config_valid {
         let candidates: Vec<(&PathBuf, &CachedRecipe)> = collected
             .recipes
             .iter()
             .filter_map(|r| cached.recipes.get(&r.display().to_string()).map(|c| (r, c)))
             .collect();
-        let valid: Vec<&PathBuf> = candidates
+        let valid: Vec<&std::ffi::OsStr> = candidates
             .par_iter()
             .filter(|(recipe, entry)| {
                 entry.appends == strings(&collected.appends_for(recipe))
                     && hashes.unchanged(&entry.depends)
             })
-            .map(|(recipe, _)| *recipe)
+            .map(|(recipe, _)| recipe.as_os_str())
             .collect();
         reuse.extend(valid);
     }
     let to_parse: Vec<&PathBuf> = collected
         .recipes
         .iter()
-        .filter(|r| !reuse.contains(r))
+        .filter(|r| !reuse.contains(r.as_os_str()))
         .collect();
     if !to_parse.is_empty() && config.is_none() {
         config = Some(load_config()?);
@@ -392,7 +392,7 @@ pub fn parse_all(
         used.extend(appends.iter().cloned());
         let key = recipe.display().to_string();
         let entry = reuse
-            .contains(recipe)
+            .contains(recipe.as_os_str())
             .then(|| cached.recipes.remove(&key))
             .flatten();
         let (targets, from_cache) = match entry {
@@ -520,7 +520,7 @@ fn write_atomically(file: &Path, cache: &CacheFile) {
         return;
     }
     let temp = file.with_extension(format!("tmp.{}", std::process::id()));
-    let written = serde_json::to_vec(cache)
+    let written = postcard::to_stdvec(cache)
         .ok()
         .is_some_and(|bytes| std::fs::write(&temp, bytes).is_ok());
     if !written || std::fs::rename(&temp, file).is_err() {
