@@ -347,3 +347,87 @@ fn a_corrupted_cache_blob_is_detected_and_the_task_runs_again() {
             .exists()
     );
 }
+
+/// The demo's `hello` tarball, made as `scripts/bitbake-demo.sh` makes it.
+fn hello_tarball(layer: &Path) -> Vec<u8> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+             --mode=u=rwX,go=rX --format=gnu -C \"$1\" -cf - hello-1.0 | gzip -9n",
+        )
+        .arg("sh")
+        .arg(layer.join("recipes-demo/hello/tarball"))
+        .output()
+        .expect("tar and gzip run");
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// Serves `body` to every request on a free port of 127.0.0.1; returns
+/// the URL prefix.
+fn serve(body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let header = format!(
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/gzip\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(header.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+fn set_mirror(dir: &Path, url: &str) {
+    let conf = dir.join("conf/local.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str(&format!("\nDEMO_MIRROR = \"{url}\"\n"));
+    std::fs::write(conf, text).unwrap();
+}
+
+#[test]
+fn a_tarball_is_fetched_over_http_with_its_checksum_checked() {
+    if !can_build() {
+        return;
+    }
+    let dir = demo();
+    let tarball = hello_tarball(&dir.path().join("layer"));
+    set_mirror(dir.path(), &serve(tarball.clone()));
+    build(dir.path(), &["hello"]);
+    let program = dir
+        .path()
+        .join("tmp/work/x86_64-linux/hello/1.0/image/usr/bin/hello");
+    let out = Command::new(&program).output().expect("hello runs");
+    assert!(out.status.success());
+    assert!(!out.stdout.is_empty());
+
+    // Other bytes under the same name: the checksum mismatch names both.
+    let dir = demo();
+    let mut wrong = tarball;
+    wrong.extend_from_slice(b"tampered");
+    set_mirror(dir.path(), &serve(wrong));
+    let out = bitzel(&["build", "hello"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(
+        stderr.contains("727774aaf05b3250acca1b3cdfd74ce40d8f85cc5e785df4c6a1163d3ee627ae"),
+        "{stderr}"
+    );
+    // Nothing is left under the download's final name.
+    assert!(!dir.path().join("downloads/hello-1.0.tar.gz").exists());
+}

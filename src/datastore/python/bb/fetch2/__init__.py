@@ -39,6 +39,11 @@ class FetchError(BBFetchException):
         BBFetchException.__init__(self, "fetching `%s` failed: %s" % (url, message) if url else message)
 
 
+class UnpackError(BBFetchException):
+    def __init__(self, message, url):
+        super().__init__("Unpack failure for URL: '%s'. %s" % (url, message))
+
+
 def decodeurl(url):
     """`scheme://[user[:password]@]location[;key=value...]` to
     (scheme, host, path, user, password, params). For `file://` the whole
@@ -298,7 +303,16 @@ def _unpack(ud, root):
                         continue
                     m.name = "/".join(parts[strip:])
                 members.append(m)
-            tar.extractall(dest, members=members, filter="tar")
+            for m in members:
+                # What the "tar" extraction filter refuses, for Pythons
+                # without it: names leaving the destination.
+                if m.name.startswith("/") or ".." in m.name.split("/"):
+                    raise UnpackError("%s: member %s would leave the unpack directory"
+                                      % (path, m.name), ud.url)
+            try:
+                tar.extractall(dest, members=members, filter="tar")
+            except TypeError:
+                tar.extractall(dest, members=members)
         return
     if archive and lower.endswith(".zip"):
         with zipfile.ZipFile(path) as z:
