@@ -509,6 +509,7 @@ const GRAPH_CONFIG_VARS: &[&str] = &[
     "BB_DEFAULT_TASK",
     "BB_MULTI_PROVIDER_ALLOWED",
     "BB_TASKHASH_IGNORE_TASKS",
+    "HOSTTOOLS",
 ];
 
 /// Writes the cache to a temporary file and renames it into place, so a

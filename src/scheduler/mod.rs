@@ -250,8 +250,9 @@ fn clean_path(file: &crate::graph::taskhash::FileChecksum) -> String {
 }
 
 /// The task's cache key (see the module documentation).
-fn task_key(inputs: &TaskHashInputs, deps: &[(String, Digest)]) -> Digest {
+fn task_key(inputs: &TaskHashInputs, deps: &[(String, Digest)], host: &Digest) -> Digest {
     let mut text = String::from("bitzel-task-v1\n");
+    text.push_str(&format!("host {host}\n"));
     text.push_str(&inputs.basehash);
     text.push('\n');
     for file in &inputs.files {
@@ -272,6 +273,56 @@ fn stamp_path(topdir: &Path, name: &str) -> Option<PathBuf> {
         return None;
     }
     Some(topdir.join("tmp/bitzel-stamps").join(pn).join(task))
+}
+
+/// The identity of the host tools (`HOSTTOOLS`): the SHA-256 of each
+/// binary and of the compiler behind each compiler driver, so that a
+/// toolchain upgrade changes every task key. Remembered in
+/// `cache/bitzel/hosttools.json` with the tools' `stat`s, so an unchanged
+/// host costs a `stat` per tool.
+fn host_identity(topdir: &Path, hosttools: &str) -> Result<Digest, BuildError> {
+    use std::os::unix::fs::MetadataExt;
+    let names: Vec<String> = hosttools.split_whitespace().map(str::to_string).collect();
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    let tools = crate::sandbox::hosttools::resolve(&names, &search)
+        .map_err(|e| BuildError::Setup(format!("host tools: {e}")))?;
+    let stats: Vec<String> = tools
+        .iter()
+        .map(|t| {
+            let m = std::fs::metadata(&t.resolved).ok();
+            format!(
+                "{} {} {} {} {}",
+                t.name,
+                t.resolved.display(),
+                m.as_ref().map_or(0, |m| m.size()),
+                m.as_ref().map_or(0, |m| m.mtime()),
+                m.as_ref().map_or(0, |m| m.ino())
+            )
+        })
+        .collect();
+    let memo_path = topdir.join("cache/bitzel/hosttools.json");
+    let memo: Option<(Vec<String>, BTreeMap<String, String>)> = std::fs::read(&memo_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+    let identity = match memo {
+        Some((seen, identity)) if seen == stats => identity,
+        _ => {
+            let identity = crate::sandbox::hosttools::identity(&names, &search)
+                .map_err(|e| BuildError::Setup(format!("host tools: {e}")))?;
+            if let Some(dir) = memo_path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+                let temp = memo_path.with_extension(format!("tmp.{}", std::process::id()));
+                if let Ok(bytes) = serde_json::to_vec(&(&stats, &identity))
+                    && std::fs::write(&temp, bytes).is_ok()
+                {
+                    let _ = std::fs::rename(&temp, &memo_path);
+                }
+            }
+            identity
+        }
+    };
+    let text: String = identity.iter().map(|(k, v)| format!("{k} {v}\n")).collect();
+    Ok(Digest::of_bytes(text.as_bytes()))
 }
 
 /// `KEY OUTPUTS` of the task's last successful run or restore here.
@@ -367,6 +418,10 @@ fn build_once(
     let _lock = cache.lock_shared()?;
     let sandbox = Sandbox::new().map_err(|e| BuildError::Setup(e.to_string()))?;
     let sigs = SigStore::new(topdir);
+    let host = host_identity(
+        topdir,
+        input.set.config.get("HOSTTOOLS").map_or("", String::as_str),
+    )?;
     let graph = input.graph;
     let n = graph.len();
     let jobs = if options.jobs == 0 {
@@ -442,7 +497,7 @@ fn build_once(
             }
             dep_outputs.sort();
             let name = input.names[id as usize].clone();
-            let key = task_key(&input.hashes[id as usize], &dep_outputs);
+            let key = task_key(&input.hashes[id as usize], &dep_outputs, &host);
             let is_forced = forced.contains(&id);
             if !is_forced
                 && input.hashes[id as usize].taint.is_none()
