@@ -431,3 +431,42 @@ fn a_tarball_is_fetched_over_http_with_its_checksum_checked() {
     // Nothing is left under the download's final name.
     assert!(!dir.path().join("downloads/hello-1.0.tar.gz").exists());
 }
+
+#[test]
+fn a_build_killed_midway_is_finished_correctly_by_the_next() {
+    if !can_build() {
+        return;
+    }
+    let dir = demo();
+    // Kill at two points of the build (after the 3rd and the 6th task
+    // started); each next build must carry on from whatever was left and
+    // end with a working program.
+    for started in [3, 6] {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bitzel"))
+            .args(["build", "-j", "1", "greet-app"])
+            .current_dir(dir.path())
+            .env_remove("BBPATH")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut seen = 0;
+        for line in std::io::BufReader::new(stdout).lines() {
+            if line.unwrap().starts_with("running ") {
+                seen += 1;
+                if seen == started {
+                    break;
+                }
+            }
+        }
+        assert_eq!(seen, started, "the build ended before it could be killed");
+        child.kill().unwrap();
+        let _ = child.wait();
+    }
+    build(dir.path(), &["greet-app"]);
+    assert_eq!(greet_app_output(dir.path()), "Hello, Bitzel!\n");
+    let again = build(dir.path(), &["greet-app"]);
+    assert_eq!(ran(&again), Vec::<String>::new(), "{again}");
+}

@@ -35,21 +35,19 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
         dry_run: args.dry_run,
         cache_dir: args.cache.clone(),
     };
-    let mut lines: Vec<String> = Vec::new();
-    let summary = scheduler::build(&input, &options, &mut |event| match event {
-        Event::Started { task } => lines.push(format!("running {task}")),
-        Event::Finished { task, outcome } => match outcome {
-            TaskOutcome::Ran => lines.push(format!("done    {task}")),
-            TaskOutcome::Failed { .. } => lines.push(format!("FAILED  {task}")),
-            _ => {}
-        },
+    let summary = scheduler::build(&input, &options, &mut |event| {
+        let line = match event {
+            Event::Started { task } => format!("running {task}"),
+            Event::Finished { task, outcome } => match outcome {
+                TaskOutcome::Ran => format!("done    {task}"),
+                TaskOutcome::Failed { .. } => format!("FAILED  {task}"),
+                _ => return,
+            },
+        };
+        // Written as they happen; a closed stdout does not stop the build.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
     });
-    // Lines are written as they come when stdout is not shared with
-    // anything else; here they are flushed once the build returns, with
-    // the summary.
-    for line in &lines {
-        writeln!(out, "{line}")?;
-    }
     let summary = summary.map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.dry_run {
         for (task, outcome) in &summary.outcomes {
