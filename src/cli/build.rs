@@ -72,6 +72,13 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
         }
     }
     let count = |f: fn(&TaskOutcome) -> bool| summary.count(f);
+    if args.dry_run {
+        writeln!(
+            out,
+            "{} tasks would run",
+            count(|o| matches!(o, TaskOutcome::WouldRun))
+        )?;
+    }
     writeln!(
         out,
         "{} tasks: {} run, {} restored from cache, {} up to date, {} cached and not needed, {} without work (noexec), {} failed, {} not run; {:.2} s",

@@ -815,6 +815,19 @@ fn start_task(
         .raw_flag(&task.name, "python")
         .is_some_and(crate::datastore::FlagValue::is_truthy);
     let _ = std::fs::write(&log, format!("bitzel: {name}\n"));
+    for flag in ["prefuncs", "postfuncs"] {
+        let funcs = flag_words(&local, &task.name, flag);
+        if !funcs.is_empty() {
+            // Not applied yet (BAZEL_BITBAKE_ANALYSIS.md §7): say so
+            // rather than build something else than BitBake would.
+            let warning = format!(
+                "warning: {name}: [{flag}] ({}) are not run by bitzel yet",
+                funcs.join(" ")
+            );
+            eprintln!("{warning}");
+            let _ = append(&log, &format!("{warning}\n"));
+        }
+    }
     if python {
         // Python tasks run in the embedded interpreter, in this process
         // (not sandboxed; see BAZEL_BITBAKE_ANALYSIS.md).
@@ -843,8 +856,15 @@ fn start_task(
             }
         };
     }
-    let text = script::shell_script(&local, &task.name, cwd.as_deref())
+    let mut text = script::shell_script(&local, &task.name, cwd.as_deref())
         .map_err(|e| fail_log(e.to_string()))?;
+    // [umask] (octal) applies to the task's processes.
+    if let Some(umask) = task
+        .flag("umask")
+        .filter(|u| !u.is_empty() && u.chars().all(|c| c.is_digit(8)))
+    {
+        text = text.replacen("set -e\n", &format!("set -e\numask {umask}\n"), 1);
+    }
     let run = t_dir.join(format!("run.{}", task.name));
     std::fs::write(&run, &text)
         .map_err(|e| fail_log(format!("cannot write {}: {e}", run.display())))?;
