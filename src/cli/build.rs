@@ -2,7 +2,7 @@
 //! the cache has; one line per task started and finished, a summary at the
 //! end, and for a failed task its log's last lines and path.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
 
@@ -35,19 +35,68 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
         dry_run: args.dry_run,
         cache_dir: args.cache.clone(),
     };
+    // On a terminal a progress bar (done/total, what is running); else
+    // plain lines.
+    let bar = std::io::stdout().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(names.len() as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tasks, {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let mut running: std::collections::BTreeSet<String> = Default::default();
+    let mut finished: std::collections::HashSet<String> = Default::default();
+    let mut cached = 0usize;
     let summary = scheduler::build(&input, &options, &mut |event| {
         let line = match event {
-            Event::Started { task } => format!("running {task}"),
-            Event::Finished { task, outcome } => match outcome {
-                TaskOutcome::Ran => format!("done    {task}"),
-                TaskOutcome::Failed { .. } => format!("FAILED  {task}"),
-                _ => return,
-            },
+            Event::Started { task } => {
+                running.insert(task.to_string());
+                Some(format!("running {task}"))
+            }
+            Event::Finished { task, outcome } => {
+                running.remove(task);
+                if finished.insert(task.to_string())
+                    && let Some(bar) = &bar
+                {
+                    bar.inc(1);
+                }
+                match outcome {
+                    TaskOutcome::Ran => Some(format!("done    {task}")),
+                    TaskOutcome::Failed { .. } => Some(format!("FAILED  {task}")),
+                    TaskOutcome::Restored | TaskOutcome::Current | TaskOutcome::Cached => {
+                        cached += 1;
+                        None
+                    }
+                    _ => None,
+                }
+            }
         };
-        // Written as they happen; a closed stdout does not stop the build.
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        match &bar {
+            Some(bar) => {
+                let shown: Vec<&str> = running.iter().map(String::as_str).take(3).collect();
+                bar.set_message(format!(
+                    "{cached} from cache or up to date, running: {}",
+                    shown.join(" ")
+                ));
+                if let Some(line) = line.filter(|l| !l.starts_with("running")) {
+                    bar.println(line);
+                }
+            }
+            None => {
+                // Written as they happen; a closed stdout does not stop
+                // the build.
+                if let Some(line) = line {
+                    let _ = writeln!(out, "{line}");
+                    let _ = out.flush();
+                }
+            }
+        }
     });
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
     let summary = summary.map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.dry_run {
         for (task, outcome) in &summary.outcomes {

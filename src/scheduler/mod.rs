@@ -489,6 +489,10 @@ fn build_once(
             if failed_dep {
                 state[id as usize] = State::Failed;
                 outcomes[id as usize] = Some(TaskOutcome::NotRun);
+                on_event(Event::Finished {
+                    task: &input.names[id as usize],
+                    outcome: &TaskOutcome::NotRun,
+                });
                 next += 1;
                 continue;
             }
@@ -506,6 +510,10 @@ fn build_once(
             {
                 state[id as usize] = State::Done { outputs };
                 outcomes[id as usize] = Some(TaskOutcome::Current);
+                on_event(Event::Finished {
+                    task: &input.names[id as usize],
+                    outcome: &TaskOutcome::Current,
+                });
                 next += 1;
                 continue;
             }
@@ -518,6 +526,10 @@ fn build_once(
                     result: Box::new(result),
                 };
                 outcomes[id as usize] = Some(TaskOutcome::Cached);
+                on_event(Event::Finished {
+                    task: &input.names[id as usize],
+                    outcome: &TaskOutcome::Cached,
+                });
                 next += 1;
                 continue;
             }
@@ -526,6 +538,10 @@ fn build_once(
                     outputs: Digest::of_bytes(name.as_bytes()),
                 };
                 outcomes[id as usize] = Some(TaskOutcome::WouldRun);
+                on_event(Event::Finished {
+                    task: &input.names[id as usize],
+                    outcome: &TaskOutcome::WouldRun,
+                });
                 next += 1;
                 continue;
             }
@@ -540,6 +556,10 @@ fn build_once(
                         outputs: outputs_digest(&result),
                     };
                     outcomes[d as usize] = Some(TaskOutcome::Restored);
+                    on_event(Event::Finished {
+                        task: &input.names[d as usize],
+                        outcome: &TaskOutcome::Restored,
+                    });
                 }
             }
             let node = &graph.tasks[id as usize];
@@ -568,6 +588,10 @@ fn build_once(
                     let _ = write_stamp(topdir, &name, &key, &outputs);
                     state[id as usize] = State::Done { outputs };
                     outcomes[id as usize] = Some(TaskOutcome::NoExec);
+                    on_event(Event::Finished {
+                        task: &input.names[id as usize],
+                        outcome: &TaskOutcome::NoExec,
+                    });
                 }
                 Ok(Started::Running(running, log, outputs)) => {
                     in_flight.push(InFlight {
@@ -658,6 +682,10 @@ fn build_once(
                     outputs: outputs_digest(&result),
                 };
                 outcomes[id as usize] = Some(TaskOutcome::Restored);
+                on_event(Event::Finished {
+                    task: &input.names[id as usize],
+                    outcome: &TaskOutcome::Restored,
+                });
             }
         }
     }
