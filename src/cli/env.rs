@@ -61,7 +61,7 @@ pub fn run(args: &EnvArgs, out: &mut dyn Write) -> Result<bool> {
 
     let (mut datastore, outcome) = match (&args.buildfile, args.target()) {
         (Some(file), None) => {
-            let (variant, path) = split_virtual(file);
+            let (variant, path) = crate::recipe::target::split_virtual(file);
             let path = std::fs::canonicalize(&path)
                 .with_context(|| format!("cannot read `{}`", path.display()))?;
             match recipe_env(&evaluator, config, &path, variant.as_deref())? {
@@ -172,16 +172,6 @@ fn report(error: &EvalError) -> Result<bool> {
     Ok(false)
 }
 
-/// `virtual:native:/path/x.bb` → (`native`, path).
-pub(super) fn split_virtual(file: &str) -> (Option<String>, PathBuf) {
-    if let Some(rest) = file.strip_prefix("virtual:")
-        && let Some((variant, path)) = rest.split_once(':')
-    {
-        return (Some(variant.to_string()), PathBuf::from(path));
-    }
-    (None, PathBuf::from(file))
-}
-
 fn recipe_env(
     evaluator: &Evaluator,
     config: DataStore,
@@ -248,7 +238,7 @@ fn find_target(
     let Some(recipe) = recipe else {
         return Ok(Err(format!("nothing provides `{target}`")));
     };
-    let (variant, path) = split_virtual(&set.recipe(recipe).file);
+    let (variant, path) = crate::recipe::target::split_virtual(&set.recipe(recipe).file);
     Ok(Ok((path, variant)))
 }
 

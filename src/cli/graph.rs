@@ -12,14 +12,13 @@ use anyhow::{Context, Result};
 
 use super::args::{GraphArgs, GraphFormat};
 use crate::datastore::python::EmbeddedPython;
-use crate::datastore::{
-    ConfigInput, DataStore, Evaluator, FsLoader, parse_configuration, parse_recipe,
-};
+use crate::datastore::{ConfigInput, Evaluator, FsLoader};
 use crate::graph::runqueue::Request;
 use crate::graph::sigdata::{SigRecord, SigStore};
 use crate::graph::taskhash::{FileChecksums, TaskHashInputs};
 use crate::graph::{self, RecipeSet, TaskData, TaskGraph, output};
 use crate::recipe::parse_all::parse_all;
+use crate::recipe::target::TargetEvaluator;
 use crate::signature::basehash::{RecipeSignatures, recipe_signatures};
 
 /// A computed graph and everything that went into it.
@@ -135,18 +134,14 @@ pub(super) fn load(targets: &[String], task: Option<&str>) -> Result<Option<Load
 /// Full signature data of recipes, evaluated on demand (a graph from the
 /// cache has base hashes only), one evaluation per recipe file.
 pub(super) struct RecipeValues<'l> {
-    loaded: &'l Loaded,
-    config: Option<Arc<crate::datastore::Layer>>,
-    appends: Option<crate::recipe::bbfiles::Collected>,
+    targets: TargetEvaluator<'l>,
     done: HashMap<String, Result<RecipeSignatures, String>>,
 }
 
 impl<'l> RecipeValues<'l> {
     pub fn new(loaded: &'l Loaded) -> RecipeValues<'l> {
         RecipeValues {
-            loaded,
-            config: None,
-            appends: None,
+            targets: TargetEvaluator::new(&loaded.evaluator, &loaded.input),
             done: HashMap::new(),
         }
     }
@@ -155,38 +150,13 @@ impl<'l> RecipeValues<'l> {
     /// `virtual:VARIANT:FILE`).
     pub fn signatures(&mut self, file: &str) -> &Result<RecipeSignatures, String> {
         if !self.done.contains_key(file) {
-            let result = self.evaluate(file);
+            let result = self
+                .targets
+                .evaluate(file)
+                .and_then(|mut d| recipe_signatures(&mut d).map_err(|e| e.to_string()));
             self.done.insert(file.to_string(), result);
         }
         &self.done[file]
-    }
-
-    fn evaluate(&mut self, file: &str) -> Result<RecipeSignatures, String> {
-        if self.config.is_none() {
-            let config = parse_configuration(&self.loaded.evaluator, &self.loaded.input)
-                .map_err(|e| format!("{}: {}", e.path.display(), e.message))?;
-            self.appends = crate::recipe::bbfiles::collect(&config).ok();
-            self.config = Some(config.freeze_flat());
-        }
-        let layer = self.config.clone().ok_or("no configuration")?;
-        let (variant, path) = super::env::split_virtual(file);
-        let appends = self
-            .appends
-            .as_ref()
-            .map(|c| c.appends_for(&path))
-            .unwrap_or_default();
-        let parsed = parse_recipe(&self.loaded.evaluator, &layer, &path, &appends)
-            .map_err(|e| format!("{}: {}", e.path.display(), e.message))?;
-        let mut datastore: DataStore = match variant {
-            None => parsed.base.datastore,
-            Some(name) => parsed
-                .variants
-                .into_iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.datastore)
-                .ok_or_else(|| format!("{}: no variant {name}", path.display()))?,
-        };
-        recipe_signatures(&mut datastore).map_err(|e| e.to_string())
     }
 }
 

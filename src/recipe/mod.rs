@@ -8,3 +8,4 @@ pub mod bbappend;
 pub mod bbfiles;
 pub mod info;
 pub mod parse_all;
+pub mod target;

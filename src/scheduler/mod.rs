@@ -26,16 +26,14 @@ pub mod script;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cas::{Cache, Digest, RestoreMode, RestoreOptions, Verify, reapi};
-use crate::datastore::{
-    ConfigInput, DataStore, Evaluator, Layer, parse_configuration, parse_recipe,
-};
+use crate::datastore::{ConfigInput, DataStore, Evaluator};
 use crate::graph::sigdata::{SigRecord, SigStore};
 use crate::graph::taskhash::TaskHashInputs;
 use crate::graph::{RecipeSet, TaskGraph, TaskId};
+use crate::recipe::target::TargetEvaluator;
 use crate::sandbox::{Mount, Running, Sandbox, SandboxSpec};
 use crate::signature::basehash::recipe_signatures;
 
@@ -138,43 +136,14 @@ pub struct BuildInput<'a> {
 /// A recipe's datastore, evaluated once per build when a task of it runs.
 struct Recipes<'a> {
     input: &'a BuildInput<'a>,
-    config: Option<(Arc<Layer>, crate::recipe::bbfiles::Collected)>,
+    targets: TargetEvaluator<'a>,
     done: HashMap<u32, DataStore>,
 }
 
 impl Recipes<'_> {
     fn get(&mut self, recipe: u32) -> Result<&mut DataStore, String> {
         if !self.done.contains_key(&recipe) {
-            if self.config.is_none() {
-                let config = parse_configuration(self.input.evaluator, self.input.input)
-                    .map_err(|e| format!("{}: {}", e.path.display(), e.message))?;
-                let collected =
-                    crate::recipe::bbfiles::collect(&config).map_err(|e| e.to_string())?;
-                self.config = Some((config.freeze_flat(), collected));
-            }
-            let Some((layer, collected)) = &self.config else {
-                return Err("no configuration".into());
-            };
-            let file = &self.input.set.recipe(recipe).file;
-            let (variant, path) = match file
-                .strip_prefix("virtual:")
-                .and_then(|rest| rest.split_once(':'))
-            {
-                Some((variant, path)) => (Some(variant.to_string()), PathBuf::from(path)),
-                None => (None, PathBuf::from(file)),
-            };
-            let appends = collected.appends_for(&path);
-            let parsed = parse_recipe(self.input.evaluator, layer, &path, &appends)
-                .map_err(|e| format!("{}:{}: {}", e.path.display(), e.line, e.message))?;
-            let datastore = match variant {
-                None => parsed.base.datastore,
-                Some(name) => parsed
-                    .variants
-                    .into_iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, v)| v.datastore)
-                    .ok_or_else(|| format!("{file}: no variant {name}"))?,
-            };
+            let datastore = self.targets.evaluate(&self.input.set.recipe(recipe).file)?;
             self.done.insert(recipe, datastore);
         }
         self.done
@@ -449,7 +418,7 @@ fn build_once(
 
     let mut recipes = Recipes {
         input,
-        config: None,
+        targets: TargetEvaluator::new(input.evaluator, input.input),
         done: HashMap::new(),
     };
     let mut state: Vec<State> = vec![State::Waiting; n];
