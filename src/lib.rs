@@ -6,13 +6,22 @@
 //! - [`diag`]: diagnostics and source positions, used by every stage.
 //! - [`syntax`]: metadata text to a lossless rowan tree with BitBake's
 //!   errors, and a typed AST over it.
+//! - [`datastore`]: evaluation as BitBake does it (operators, overrides,
+//!   expansion, include/inherit, embedded python).
+//! - [`signature`]: BitBake's code readers and the base hash of each task.
+//! - [`recipe`]: finding recipes and appends, parsing them all with a
+//!   cache, and the record of each target the graph needs.
+//! - [`graph`]: providers, the task graph, task hashes, recorded
+//!   signatures.
 //! - [`sandbox`]: one task run in its own namespaces and view.
 //! - [`cas`]: the local content-addressed store and action cache (REAPI
 //!   objects) that task outputs are captured into and restored from.
+//! - [`scheduler`]: `bitzel build`, running a graph's tasks from the cache
+//!   or in the sandbox.
 //! - [`cli`]: the `bitzel` command line, which draws what the stages return.
 //!
-//! Later stages (scheduler, remote cache) are described in
-//! BAZEL_BITBAKE_ANALYSIS.md and arrive with their issues.
+//! The remote cache (REAPI client) is described in
+//! BAZEL_BITBAKE_ANALYSIS.md and arrives with its issue.
 
 pub mod datastore;
 // Parsing builds many small tree nodes; mimalloc measured 15-20% faster

@@ -4,8 +4,12 @@
 //! tasks re-run after a source change, early cutoff, failing tasks and
 //! hermeticity.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{bitzel, bitzel_command};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -50,15 +54,6 @@ fn demo() -> tempfile::TempDir {
     )
     .unwrap();
     dir
-}
-
-fn bitzel(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bitzel"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("BBPATH")
-        .output()
-        .expect("bitzel runs")
 }
 
 /// Builds and returns stdout, asserting success.
@@ -443,10 +438,7 @@ fn a_build_killed_midway_is_finished_correctly_by_the_next() {
     // end with a working program.
     for started in [3, 6] {
         use std::io::BufRead;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bitzel"))
-            .args(["build", "-j", "1", "greet-app"])
-            .current_dir(dir.path())
-            .env_remove("BBPATH")
+        let mut child = bitzel_command(&["build", "-j", "1", "greet-app"], dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()

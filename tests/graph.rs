@@ -7,20 +7,11 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{bitzel, build_dir};
+use common::{bitzel, build_dir, graph_json};
 
 /// The graph's edges as `a.do_x -> b.do_y` strings.
 fn edges(dir: &Path, args: &[&str]) -> BTreeSet<String> {
-    let mut all = vec!["graph", "--format", "json"];
-    all.extend_from_slice(args);
-    let out = bitzel(&all, dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = graph_json(dir, args);
     json["edges"]
         .as_array()
         .unwrap()
@@ -181,14 +172,7 @@ fn preferred_provider_and_preferred_version_choose() {
         ("recipes/lib_1.2.bb", ""),
         ("recipes/lib_2.0.bb", ""),
     ]);
-    let out = bitzel(&["graph", "--format", "json", "app"], dir.path());
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = graph_json(dir.path(), &["app"]);
     let nodes = json["nodes"].as_array().unwrap();
     let version = |pn: &str| {
         nodes
@@ -204,8 +188,7 @@ fn preferred_provider_and_preferred_version_choose() {
 #[test]
 fn highest_version_wins_without_a_preference() {
     let dir = build_dir(&[("recipes/lib_1.10.bb", ""), ("recipes/lib_1.9.bb", "")]);
-    let out = bitzel(&["graph", "--format", "json", "lib"], dir.path());
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = graph_json(dir.path(), &["lib"]);
     assert_eq!(json["nodes"][0]["version"], ":1.10-r0");
 }
 

@@ -6,22 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{build_dir, write};
-
-/// Runs bitzel with a fixed, minimal environment, so that variables
-/// imported from the environment are the same on every machine.
-fn bitzel(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bitzel"))
-        .args(args)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", "/nonexistent")
-        .output()
-        .expect("bitzel runs")
-}
+use common::{bitzel, build_dir, graph_json, write};
 
 const CONF: &str = r#"
 PN = "${@bb.parse.vars_from_file(d.getVar('FILE', False),d)[0] or 'defaultpkgname'}"
@@ -35,14 +21,7 @@ include conf/extra.conf
 
 /// Task name -> task hash, from the graph of `target`.
 fn task_hashes(dir: &Path, target: &str) -> BTreeMap<String, String> {
-    let out = bitzel(&["graph", "--format", "json", target], dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = graph_json(dir, &[target]);
     json["nodes"]
         .as_array()
         .unwrap()

@@ -184,9 +184,9 @@ pub struct EnvArgs {
     /// Evaluate the configuration even when variables are named.
     #[arg(long, conflicts_with = "buildfile")]
     pub conf: bool,
-    /// `[TARGET] [VAR...]`: a recipe name (looked up by file name until
-    /// providers land), then variables to print (default: all). With `-b`
-    /// or `--conf` every word is a variable.
+    /// `[TARGET] [VAR...]`: a recipe name or anything it provides (chosen
+    /// as a build chooses it), then variables to print (default: all).
+    /// With `-b` or `--conf` every word is a variable.
     #[arg(value_name = "TARGET_OR_VAR")]
     pub words: Vec<String>,
 }

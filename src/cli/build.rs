@@ -8,7 +8,6 @@ use anyhow::Result;
 
 use super::args::BuildArgs;
 use super::graph::load;
-use crate::graph::output::node_names;
 use crate::scheduler::{self, BuildInput, BuildOptions, Event, TaskOutcome};
 
 /// Lines of a failed task's log shown.
@@ -18,7 +17,6 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
     let Some(loaded) = load(&args.targets, args.task.as_deref())? else {
         return Ok(false);
     };
-    let names = node_names(&loaded.set, &loaded.graph);
     let input = BuildInput {
         topdir: &loaded.topdir,
         evaluator: &loaded.evaluator,
@@ -26,7 +24,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
         set: &loaded.set,
         graph: &loaded.graph,
         hashes: &loaded.hashes,
-        names: &names,
+        names: &loaded.names,
     };
     let options = BuildOptions {
         jobs: args.jobs.unwrap_or(0),
@@ -38,7 +36,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
     // On a terminal a progress bar (done/total, what is running); else
     // plain lines.
     let bar = std::io::stdout().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(names.len() as u64);
+        let bar = indicatif::ProgressBar::new(loaded.names.len() as u64);
         if let Ok(style) =
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tasks, {msg}")
         {

@@ -140,6 +140,16 @@ fn task_signatures(
             .filter(|t| info.task(t).is_some())
             .cloned()
             .collect();
+        let values = with_values.then(|| signatures.task_values(&task.name));
+        let gendeps = values.as_ref().map(|values| {
+            values
+                .keys()
+                .map(|k| {
+                    let deps = signatures.gendeps.get(k).cloned().unwrap_or_default();
+                    (k.clone(), deps.into_iter().collect())
+                })
+                .collect()
+        });
         tasks.insert(
             task.name.clone(),
             JsonTask {
@@ -150,17 +160,8 @@ fn task_signatures(
                     .get(&task.name)
                     .cloned()
                     .unwrap_or_default(),
-                values: with_values.then(|| signatures.task_values(&task.name)),
-                gendeps: with_values.then(|| {
-                    signatures
-                        .task_values(&task.name)
-                        .keys()
-                        .map(|k| {
-                            let deps = signatures.gendeps.get(k).cloned().unwrap_or_default();
-                            (k.clone(), deps.into_iter().collect())
-                        })
-                        .collect()
-                }),
+                values,
+                gendeps,
             },
         );
     }

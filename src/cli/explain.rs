@@ -13,7 +13,6 @@ use serde::Serialize;
 
 use super::args::ExplainArgs;
 use super::graph::{Loaded, RecipeValues, load};
-use crate::graph::output::node_names;
 use crate::graph::sigdata::{Change, SigStore, compare, render};
 
 #[derive(Serialize)]
@@ -88,7 +87,7 @@ pub fn run(args: &ExplainArgs, out: &mut dyn Write) -> Result<bool> {
     let Some(loaded) = load(&[target.to_string()], Some(&task))? else {
         return Ok(false);
     };
-    let names = node_names(&loaded.set, &loaded.graph);
+    let names = loaded.names.clone();
     let Some(&root) = loaded.graph.roots.first() else {
         bail!("{target} has no task {task}");
     };

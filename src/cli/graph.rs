@@ -28,6 +28,8 @@ pub(super) struct Loaded {
     pub input: ConfigInput,
     pub set: RecipeSet,
     pub graph: TaskGraph,
+    /// `pn.do_task` of each task.
+    pub names: Vec<String>,
     pub hashes: Vec<TaskHashInputs>,
 }
 
@@ -120,13 +122,15 @@ pub(super) fn load(targets: &[String], task: Option<&str>) -> Result<Option<Load
             }
         }
     };
-    let hashes = graph::taskhash::task_hashes(&set, &task_graph, &FileChecksums::default());
+    let names = output::node_names(&set, &task_graph);
+    let hashes = graph::taskhash::task_hashes(&set, &task_graph, &names, &FileChecksums::default());
     Ok(Some(Loaded {
         topdir,
         evaluator,
         input,
         set,
         graph: task_graph,
+        names,
         hashes,
     }))
 }
@@ -163,7 +167,7 @@ impl<'l> RecipeValues<'l> {
 /// Records every task's signature, with the values behind its base hash.
 fn write_signatures(loaded: &Loaded, out: &mut dyn Write) -> Result<()> {
     let store = SigStore::new(&loaded.topdir);
-    let names = output::node_names(&loaded.set, &loaded.graph);
+    let names = &loaded.names;
     let mut values = RecipeValues::new(loaded);
     let mut written = 0;
     for (id, node) in loaded.graph.tasks.iter().enumerate() {
@@ -200,7 +204,7 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
         GraphFormat::Dot => {
             write_file(
                 "task-depends.dot",
-                &output::task_depends_dot(set, task_graph),
+                &output::task_depends_dot(set, task_graph, &loaded.names),
             )?;
             write_file("pn-buildlist", &output::pn_buildlist(set, task_graph))?;
             writeln!(
@@ -216,7 +220,7 @@ pub fn run(args: &GraphArgs, out: &mut dyn Write) -> Result<bool> {
         GraphFormat::Json => {
             serde_json::to_writer_pretty(
                 &mut *out,
-                &output::json(set, task_graph, &loaded.hashes),
+                &output::json(set, task_graph, &loaded.names, &loaded.hashes),
             )?;
             writeln!(out)?;
         }

@@ -32,7 +32,7 @@ pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome, ex
 pub use expand::{ExpansionError, InlineFailure, PY_REF, VAR_REF};
 pub use overrides::{Overrides, select_variant};
 pub use parse::{ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe};
-pub use store::{FlagValue, ForeignValue, Layer, Queued, VarRecord, python_repr};
+pub use store::{FlagValue, ForeignValue, Layer, Queued, VarRecord, python_repr, to_boolean};
 
 use crate::syntax::ast_ext::{OperationKeyword, split_operation};
 

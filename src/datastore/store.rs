@@ -62,6 +62,16 @@ impl FlagValue {
     }
 }
 
+/// BitBake's `bb.utils.to_boolean` of a flag's text, as the `export` and
+/// `unexport` flags are read (an unknown word counts as false here;
+/// BitBake raises).
+pub fn to_boolean(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "1" | "yes" | "y" | "true" | "t"
+    )
+}
+
 /// Python's `repr()` of a string, as used inside `str(list)`.
 pub fn python_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {

@@ -24,8 +24,8 @@ pub fn node_names(set: &RecipeSet, graph: &TaskGraph) -> Vec<String> {
 }
 
 /// The contents of `task-depends.dot`.
-pub fn task_depends_dot(set: &RecipeSet, graph: &TaskGraph) -> String {
-    let names = node_names(set, graph);
+/// `names` are [`node_names`].
+pub fn task_depends_dot(set: &RecipeSet, graph: &TaskGraph, names: &[String]) -> String {
     let mut nodes: BTreeMap<&str, usize> = BTreeMap::new();
     for (id, name) in names.iter().enumerate() {
         nodes.insert(name, id);
@@ -89,8 +89,12 @@ pub struct JsonGraph {
 }
 
 /// Nodes and edges, sorted by name.
-pub fn json(set: &RecipeSet, graph: &TaskGraph, hashes: &[TaskHashInputs]) -> JsonGraph {
-    let names = node_names(set, graph);
+pub fn json(
+    set: &RecipeSet,
+    graph: &TaskGraph,
+    names: &[String],
+    hashes: &[TaskHashInputs],
+) -> JsonGraph {
     let mut nodes: Vec<JsonNode> = graph
         .tasks
         .iter()

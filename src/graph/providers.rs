@@ -317,19 +317,35 @@ pub fn filter_providers(
     warnings: &mut Vec<String>,
 ) -> (Vec<u32>, bool) {
     let mut eligible = filter(set, config, providers, item, warnings);
-    let mut unique = false;
-    if let Some(preferred) = config
-        .get(&format!("PREFERRED_PROVIDER_{item}"))
-        .filter(|p| !p.is_empty())
-        && let Some(pos) = eligible
-            .iter()
-            .position(|&f| set.recipes[f as usize].info.pn == preferred)
-    {
-        let file = eligible.remove(pos);
-        eligible.insert(0, file);
-        unique = true;
-    }
+    let unique = prefer(
+        set,
+        config,
+        &format!("PREFERRED_PROVIDER_{item}"),
+        &mut eligible,
+    );
     (eligible, unique)
+}
+
+/// Moves the provider whose PN the variable `name` names to the front;
+/// whether there was one.
+fn prefer(
+    set: &RecipeSet,
+    config: &dyn ProviderConfig,
+    name: &str,
+    eligible: &mut Vec<u32>,
+) -> bool {
+    let Some(preferred) = config.get(name).filter(|p| !p.is_empty()) else {
+        return false;
+    };
+    let Some(pos) = eligible
+        .iter()
+        .position(|&f| set.recipes[f as usize].info.pn == preferred)
+    else {
+        return false;
+    };
+    let file = eligible.remove(pos);
+    eligible.insert(0, file);
+    true
 }
 
 /// Run-time providers of `item`, best first, and how many were preferred
@@ -342,15 +358,12 @@ pub fn filter_providers_runtime(
     warnings: &mut Vec<String>,
 ) -> (Vec<u32>, usize) {
     let mut eligible = filter(set, config, providers, item, warnings);
-    if let Some(preferred) = config
-        .get(&format!("PREFERRED_RPROVIDER_{item}"))
-        .filter(|p| !p.is_empty())
-        && let Some(pos) = eligible
-            .iter()
-            .position(|&f| set.recipes[f as usize].info.pn == preferred)
-    {
-        let file = eligible.remove(pos);
-        eligible.insert(0, file);
+    if prefer(
+        set,
+        config,
+        &format!("PREFERRED_RPROVIDER_{item}"),
+        &mut eligible,
+    ) {
         return (eligible, 1);
     }
     let by_pn: BTreeMap<&str, u32> = eligible

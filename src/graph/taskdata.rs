@@ -106,10 +106,6 @@ pub struct TaskData<'s> {
     reported_multiple: HashSet<String>,
 }
 
-enum Missing {
-    No(String),
-}
-
 impl<'s> TaskData<'s> {
     pub fn new(set: &'s RecipeSet, allow_incomplete: bool) -> TaskData<'s> {
         let ignored: Vec<String> = set
@@ -198,7 +194,7 @@ impl<'s> TaskData<'s> {
     pub fn add_target(&mut self, item: &str) -> Result<(), GraphError> {
         match self.add_provider_internal(item) {
             Ok(()) => {}
-            Err(Missing::No(cause)) => {
+            Err(cause) => {
                 if !self.allow_incomplete {
                     return Err(GraphError::NoProvider(cause));
                 }
@@ -211,31 +207,15 @@ impl<'s> TaskData<'s> {
         Ok(())
     }
 
-    fn dependees(&self, item: &str) -> Vec<u32> {
+    /// The added recipes whose `DEPENDS` (or, at run time, `RDEPENDS`
+    /// and `RRECOMMENDS`) name `item`, sorted.
+    fn dependees(&self, item: &str, runtime: bool) -> Vec<u32> {
+        let names = if runtime { &self.rdepids } else { &self.depids };
         let mut found: Vec<u32> = self
             .added
             .iter()
             .copied()
-            .filter(|r| {
-                self.depids
-                    .get(r)
-                    .is_some_and(|d| d.iter().any(|x| x == item))
-            })
-            .collect();
-        found.sort();
-        found
-    }
-
-    fn rdependees(&self, item: &str) -> Vec<u32> {
-        let mut found: Vec<u32> = self
-            .added
-            .iter()
-            .copied()
-            .filter(|r| {
-                self.rdepids
-                    .get(r)
-                    .is_some_and(|d| d.iter().any(|x| x == item))
-            })
+            .filter(|r| names.get(r).is_some_and(|d| d.iter().any(|x| x == item)))
             .collect();
         found.sort();
         found
@@ -272,11 +252,7 @@ impl<'s> TaskData<'s> {
         } else {
             ("PROVIDES", "DEPENDS")
         };
-        let dependees = if runtime {
-            self.rdependees(item)
-        } else {
-            self.dependees(item)
-        };
+        let dependees = self.dependees(item, runtime);
         let mut message = format!("Nothing {what} '{item}'");
         if !dependees.is_empty() {
             let files: Vec<&str> = dependees
@@ -294,7 +270,7 @@ impl<'s> TaskData<'s> {
         message
     }
 
-    fn add_provider_internal(&mut self, item: &str) -> Result<(), Missing> {
+    fn add_provider_internal(&mut self, item: &str) -> Result<(), String> {
         if self.is_ignored(item) {
             return Ok(());
         }
@@ -306,7 +282,7 @@ impl<'s> TaskData<'s> {
                 Some(reason) => format!("nothing provides {item} ({reason})"),
                 None => format!("nothing provides {item}"),
             };
-            return Err(Missing::No(cause));
+            return Err(cause);
         };
         if self.build_targets.has(item) {
             return Ok(());
@@ -321,7 +297,7 @@ impl<'s> TaskData<'s> {
         if eligible.is_empty() {
             let message = format!("No eligible PROVIDERs exist for '{item}'");
             self.errors.push(message.clone());
-            return Err(Missing::No(message));
+            return Err(message);
         }
         if eligible.len() > 1 && !unique && self.reported_multiple.insert(item.to_string()) {
             let pns: Vec<&str> = eligible
@@ -343,7 +319,7 @@ impl<'s> TaskData<'s> {
         Ok(())
     }
 
-    fn add_rprovider(&mut self, item: &str) -> Result<(), Missing> {
+    fn add_rprovider(&mut self, item: &str) -> Result<(), String> {
         if self.is_ignored(item) || self.run_targets.has(item) {
             return Ok(());
         }
@@ -356,7 +332,7 @@ impl<'s> TaskData<'s> {
                 Some(reason) => format!("nothing provides {item} at run time ({reason})"),
                 None => format!("nothing provides {item} at run time"),
             };
-            return Err(Missing::No(cause));
+            return Err(cause);
         }
         let (eligible, preferred) =
             filter_providers_runtime(self.set, &self.set.config, &all, item, &mut self.warnings);
@@ -367,7 +343,7 @@ impl<'s> TaskData<'s> {
         if eligible.is_empty() {
             let message = format!("No eligible RPROVIDERs exist for '{item}'");
             self.errors.push(message.clone());
-            return Err(Missing::No(message));
+            return Err(message);
         }
         if preferred > 1 {
             let pns: Vec<&str> = eligible
@@ -379,7 +355,7 @@ impl<'s> TaskData<'s> {
                 pns.join(", ")
             );
             self.errors.push(message.clone());
-            return Err(Missing::No(message));
+            return Err(message);
         }
         for recipe in eligible {
             self.run_targets.add(recipe, item);
@@ -463,7 +439,7 @@ impl<'s> TaskData<'s> {
             for target in unresolved {
                 match self.add_provider_internal(&target) {
                     Ok(()) => added += 1,
-                    Err(Missing::No(cause)) => {
+                    Err(cause) => {
                         if self.external.contains(&target) && !self.allow_incomplete {
                             return Err(GraphError::NoProvider(cause));
                         }
@@ -493,7 +469,7 @@ impl<'s> TaskData<'s> {
             for target in unresolved {
                 match self.add_rprovider(&target) {
                     Ok(()) => added += 1,
-                    Err(Missing::No(cause)) => {
+                    Err(cause) => {
                         self.remove_run_target(
                             &target,
                             Chain {
@@ -580,19 +556,36 @@ impl<'s> TaskData<'s> {
         Ok(())
     }
 
-    fn remove_build_target(&mut self, target: &str, chain: Chain) -> Result<(), GraphError> {
-        self.failed_deps.insert(target.to_string());
-        let mut dependees = self.dependees(target);
-        for (&recipe, entries) in &self.idepends {
+    /// Fails every recipe that needs `target` (through `DEPENDS` or a
+    /// `[depends]` entry, or at run time through `RDEPENDS`/`RRECOMMENDS`
+    /// or `[rdepends]`).
+    fn fail_dependees(
+        &mut self,
+        target: &str,
+        runtime: bool,
+        chain: &Chain,
+    ) -> Result<(), GraphError> {
+        let (mut dependees, entries) = if runtime {
+            (self.dependees(target, true), &self.irdepends)
+        } else {
+            (self.dependees(target, false), &self.idepends)
+        };
+        for (&recipe, entries) in entries {
             if entries.iter().any(|e| e.1 == target) && !dependees.contains(&recipe) {
                 dependees.push(recipe);
             }
         }
         dependees.sort();
         for recipe in dependees {
-            let chain = self.chain_for(recipe, target, false, &chain);
+            let chain = self.chain_for(recipe, target, runtime, chain);
             self.fail_recipe(recipe, chain)?;
         }
+        Ok(())
+    }
+
+    fn remove_build_target(&mut self, target: &str, chain: Chain) -> Result<(), GraphError> {
+        self.failed_deps.insert(target.to_string());
+        self.fail_dependees(target, false, &chain)?;
         if self.external.iter().any(|e| e == target) && !self.allow_incomplete {
             let shown = if chain.steps.is_empty() && chain.cause.is_empty() {
                 format!("nothing provides {target}")
@@ -608,17 +601,6 @@ impl<'s> TaskData<'s> {
 
     fn remove_run_target(&mut self, target: &str, chain: Chain) -> Result<(), GraphError> {
         self.failed_rdeps.insert(target.to_string());
-        let mut dependees = self.rdependees(target);
-        for (&recipe, entries) in &self.irdepends {
-            if entries.iter().any(|e| e.1 == target) && !dependees.contains(&recipe) {
-                dependees.push(recipe);
-            }
-        }
-        dependees.sort();
-        for recipe in dependees {
-            let chain = self.chain_for(recipe, target, true, &chain);
-            self.fail_recipe(recipe, chain)?;
-        }
-        Ok(())
+        self.fail_dependees(target, true, &chain)
     }
 }

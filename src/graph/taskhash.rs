@@ -27,10 +27,25 @@ use super::{RecipeSet, TaskGraph, TaskId};
 /// One file's contribution to a task hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileChecksum {
-    /// The path as hashed: `./relative` after a `/./` marker, else the
-    /// full path (not hashed itself, only used for reporting).
+    /// `./relative` for a file found by walking a directory (this part is
+    /// hashed, as BitBake hashes what follows its `/./` marker), else the
+    /// file's full path (not hashed; kept for reporting).
     pub path: String,
     pub md5: String,
+}
+
+impl FileChecksum {
+    /// The name it is ordered by, and never where the layer is:
+    /// `./relative` inside a walked directory, else the base name.
+    pub fn clean_name(&self) -> String {
+        if self.path.starts_with("./") {
+            return self.path.clone();
+        }
+        Path::new(&self.path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
 }
 
 /// What went into one task's hash: enough to explain a change.
@@ -79,7 +94,7 @@ impl FileChecksums {
     /// paths. Entries marked `False`, and files that cannot be read, are
     /// skipped (as BitBake does).
     pub fn for_flag(&self, flag: &str) -> Vec<FileChecksum> {
-        let mut files: Vec<(String, FileChecksum)> = Vec::new();
+        let mut files: Vec<FileChecksum> = Vec::new();
         for entry in flag.split_whitespace() {
             let Some((path, exists)) = entry.rsplit_once(':') else {
                 continue;
@@ -106,27 +121,17 @@ impl FileChecksums {
                             continue;
                         };
                         if let Some(md5) = self.md5(entry.path()) {
-                            let shown = format!("./{}", rel.display());
-                            files.push((shown.clone(), FileChecksum { path: shown, md5 }));
+                            let path = format!("./{}", rel.display());
+                            files.push(FileChecksum { path, md5 });
                         }
                     }
                 } else if let Some(md5) = self.md5(p) {
-                    let base = p
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    files.push((
-                        base,
-                        FileChecksum {
-                            path: path.clone(),
-                            md5,
-                        },
-                    ));
+                    files.push(FileChecksum { path, md5 });
                 }
             }
         }
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        files.into_iter().map(|(_, f)| f).collect()
+        files.sort_by_cached_key(FileChecksum::clean_name);
+        files
     }
 }
 
@@ -165,13 +170,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The hash of every task of `graph`, with what went into it.
+/// The hash of every task of `graph`, with what went into it; `names`
+/// are the tasks' `pn.do_task` names ([`super::output::node_names`]).
 pub fn task_hashes(
     set: &RecipeSet,
     graph: &TaskGraph,
+    names: &[String],
     files: &FileChecksums,
 ) -> Vec<TaskHashInputs> {
-    let names = super::output::node_names(set, graph);
     let mut hashes: Vec<Option<TaskHashInputs>> = vec![None; graph.len()];
     for id in graph.topological_order() {
         let node = &graph.tasks[id as usize];
@@ -196,10 +202,7 @@ pub fn task_hashes(
             hasher.update(hash.as_bytes());
         }
         for file in &checksums {
-            if let Some((_, rel)) = file.path.split_once("/./") {
-                hasher.update(b"./");
-                hasher.update(rel.as_bytes());
-            } else if file.path.starts_with("./") {
+            if file.path.starts_with("./") {
                 hasher.update(file.path.as_bytes());
             }
             hasher.update(file.md5.as_bytes());

@@ -35,7 +35,7 @@ use crate::graph::taskhash::TaskHashInputs;
 use crate::graph::{RecipeSet, TaskGraph, TaskId};
 use crate::recipe::target::TargetEvaluator;
 use crate::sandbox::{Mount, Running, Sandbox, SandboxSpec};
-use crate::signature::basehash::recipe_signatures;
+use crate::signature::basehash::{RecipeSignatures, recipe_signatures};
 
 /// What `bitzel build` was asked.
 #[derive(Debug, Clone, Default)]
@@ -138,6 +138,8 @@ struct Recipes<'a> {
     input: &'a BuildInput<'a>,
     targets: TargetEvaluator<'a>,
     done: HashMap<u32, DataStore>,
+    /// Signature data, computed once per recipe (`None`: it failed).
+    signatures: HashMap<u32, Option<RecipeSignatures>>,
 }
 
 impl Recipes<'_> {
@@ -149,6 +151,19 @@ impl Recipes<'_> {
         self.done
             .get_mut(&recipe)
             .ok_or_else(|| "recipe not evaluated".to_string())
+    }
+
+    /// The recipe's signature data, for the records `bitzel explain`
+    /// reads.
+    fn signatures(&mut self, recipe: u32) -> Option<&RecipeSignatures> {
+        if !self.signatures.contains_key(&recipe) {
+            let computed = self
+                .get(recipe)
+                .ok()
+                .and_then(|d| recipe_signatures(d).ok());
+            self.signatures.insert(recipe, computed);
+        }
+        self.signatures.get(&recipe).and_then(Option::as_ref)
     }
 }
 
@@ -199,23 +214,9 @@ fn dependency_identity(outputs: &Digest, inputs: &TaskHashInputs) -> Digest {
     }
     let mut text = format!("{outputs}\n");
     for file in &inputs.files {
-        text.push_str(&format!("{} {}\n", clean_path(file), file.md5));
+        text.push_str(&format!("{} {}\n", file.clean_name(), file.md5));
     }
     Digest::of_bytes(text.as_bytes())
-}
-
-/// A checksummed file's name as hashed: `./relative` inside a walked
-/// directory, else the base name; never where the layer is.
-fn clean_path(file: &crate::graph::taskhash::FileChecksum) -> String {
-    file.path
-        .split_once("/./")
-        .map(|(_, rel)| format!("./{rel}"))
-        .unwrap_or_else(|| {
-            Path::new(&file.path)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
 }
 
 /// The task's cache key (see the module documentation).
@@ -225,7 +226,7 @@ fn task_key(inputs: &TaskHashInputs, deps: &[(String, Digest)], host: &Digest) -
     text.push_str(&inputs.basehash);
     text.push('\n');
     for file in &inputs.files {
-        text.push_str(&format!("file {} {}\n", clean_path(file), file.md5));
+        text.push_str(&format!("file {} {}\n", file.clean_name(), file.md5));
     }
     if let Some(taint) = &inputs.taint {
         text.push_str(&format!("taint {taint}\n"));
@@ -331,7 +332,6 @@ struct InFlight {
     key: Digest,
     log: PathBuf,
     outputs: Vec<PathBuf>,
-    started: Instant,
 }
 
 /// The build directory-relative form of an output path (`None` when it is
@@ -363,21 +363,23 @@ pub fn build(
                     .unwrap_or_else(|| input.topdir.join("cache"));
                 Cache::open(&cache_root)?.remove_action_result(&key)?;
             }
-            Ok(mut summary) => {
-                summary.elapsed = started.elapsed();
-                return Ok(summary);
+            Ok(outcomes) => {
+                return Ok(Summary {
+                    outcomes,
+                    elapsed: started.elapsed(),
+                });
             }
             Err(error) => return Err(error),
         }
     }
 }
 
+/// One planned run of the graph: each task's name and outcome.
 fn build_once(
     input: &BuildInput,
     options: &BuildOptions,
     on_event: &mut dyn FnMut(Event),
-) -> Result<Summary, BuildError> {
-    let started = Instant::now();
+) -> Result<Vec<(String, TaskOutcome)>, BuildError> {
     let topdir = input.topdir;
     let cache_root = options
         .cache_dir
@@ -420,6 +422,7 @@ fn build_once(
         input,
         targets: TargetEvaluator::new(input.evaluator, input.input),
         done: HashMap::new(),
+        signatures: HashMap::new(),
     };
     let mut state: Vec<State> = vec![State::Waiting; n];
     let mut outcomes: Vec<Option<TaskOutcome>> = vec![None; n];
@@ -457,11 +460,14 @@ fn build_once(
             }
             if failed_dep {
                 state[id as usize] = State::Failed;
-                outcomes[id as usize] = Some(TaskOutcome::NotRun);
-                on_event(Event::Finished {
-                    task: &input.names[id as usize],
-                    outcome: &TaskOutcome::NotRun,
-                });
+                record_outcome(
+                    &mut state,
+                    &mut outcomes,
+                    id,
+                    TaskOutcome::NotRun,
+                    on_event,
+                    &input.names[id as usize],
+                );
                 next += 1;
                 continue;
             }
@@ -478,11 +484,14 @@ fn build_once(
                 && stamp_key == key.to_string()
             {
                 state[id as usize] = State::Done { outputs };
-                outcomes[id as usize] = Some(TaskOutcome::Current);
-                on_event(Event::Finished {
-                    task: &input.names[id as usize],
-                    outcome: &TaskOutcome::Current,
-                });
+                record_outcome(
+                    &mut state,
+                    &mut outcomes,
+                    id,
+                    TaskOutcome::Current,
+                    on_event,
+                    &input.names[id as usize],
+                );
                 next += 1;
                 continue;
             }
@@ -494,11 +503,14 @@ fn build_once(
                     key,
                     result: Box::new(result),
                 };
-                outcomes[id as usize] = Some(TaskOutcome::Cached);
-                on_event(Event::Finished {
-                    task: &input.names[id as usize],
-                    outcome: &TaskOutcome::Cached,
-                });
+                record_outcome(
+                    &mut state,
+                    &mut outcomes,
+                    id,
+                    TaskOutcome::Cached,
+                    on_event,
+                    &input.names[id as usize],
+                );
                 next += 1;
                 continue;
             }
@@ -506,11 +518,14 @@ fn build_once(
                 state[id as usize] = State::Done {
                     outputs: Digest::of_bytes(name.as_bytes()),
                 };
-                outcomes[id as usize] = Some(TaskOutcome::WouldRun);
-                on_event(Event::Finished {
-                    task: &input.names[id as usize],
-                    outcome: &TaskOutcome::WouldRun,
-                });
+                record_outcome(
+                    &mut state,
+                    &mut outcomes,
+                    id,
+                    TaskOutcome::WouldRun,
+                    on_event,
+                    &input.names[id as usize],
+                );
                 next += 1;
                 continue;
             }
@@ -524,11 +539,14 @@ fn build_once(
                     state[d as usize] = State::Done {
                         outputs: outputs_digest(&result),
                     };
-                    outcomes[d as usize] = Some(TaskOutcome::Restored);
-                    on_event(Event::Finished {
-                        task: &input.names[d as usize],
-                        outcome: &TaskOutcome::Restored,
-                    });
+                    record_outcome(
+                        &mut state,
+                        &mut outcomes,
+                        d,
+                        TaskOutcome::Restored,
+                        on_event,
+                        &input.names[d as usize],
+                    );
                 }
             }
             let node = &graph.tasks[id as usize];
@@ -541,7 +559,7 @@ fn build_once(
             match start_task(input, &mut recipes, &sandbox, id, &name) {
                 Ok(Started::Finished(outputs)) => {
                     let (outcome, digest) =
-                        finish(input, &cache, &sigs, &mut recipes, id, &key, &outputs, None)?;
+                        finish(input, &cache, &sigs, &mut recipes, id, &key, &outputs)?;
                     state[id as usize] = State::Done { outputs: digest };
                     record_outcome(&mut state, &mut outcomes, id, outcome, on_event, &name);
                     if matches!(outcomes[id as usize], Some(TaskOutcome::Failed { .. }))
@@ -556,11 +574,14 @@ fn build_once(
                     let outputs = outputs_digest(&result);
                     let _ = write_stamp(topdir, &name, &key, &outputs);
                     state[id as usize] = State::Done { outputs };
-                    outcomes[id as usize] = Some(TaskOutcome::NoExec);
-                    on_event(Event::Finished {
-                        task: &input.names[id as usize],
-                        outcome: &TaskOutcome::NoExec,
-                    });
+                    record_outcome(
+                        &mut state,
+                        &mut outcomes,
+                        id,
+                        TaskOutcome::NoExec,
+                        on_event,
+                        &input.names[id as usize],
+                    );
                 }
                 Ok(Started::Running(running, log, outputs)) => {
                     in_flight.push(InFlight {
@@ -569,7 +590,6 @@ fn build_once(
                         key,
                         log,
                         outputs,
-                        started: Instant::now(),
                     });
                 }
                 Err((log, message)) => {
@@ -614,7 +634,6 @@ fn build_once(
                 flight.id,
                 &flight.key,
                 &flight.outputs,
-                Some(flight.started.elapsed()),
             )?;
             state[flight.id as usize] = State::Done { outputs: digest };
             outcome
@@ -650,26 +669,25 @@ fn build_once(
                 state[id as usize] = State::Done {
                     outputs: outputs_digest(&result),
                 };
-                outcomes[id as usize] = Some(TaskOutcome::Restored);
-                on_event(Event::Finished {
-                    task: &input.names[id as usize],
-                    outcome: &TaskOutcome::Restored,
-                });
+                record_outcome(
+                    &mut state,
+                    &mut outcomes,
+                    id,
+                    TaskOutcome::Restored,
+                    on_event,
+                    &input.names[id as usize],
+                );
             }
         }
     }
-    let outcomes = (0..n)
+    Ok((0..n)
         .map(|i| {
             (
                 input.names[i].clone(),
                 outcomes[i].clone().unwrap_or(TaskOutcome::NotRun),
             )
         })
-        .collect();
-    Ok(Summary {
-        outcomes,
-        elapsed: started.elapsed(),
-    })
+        .collect())
 }
 
 fn record_outcome(
@@ -899,14 +917,13 @@ fn start_task(
         .collect();
     let hosttools_dir = PathBuf::from(var(d, "HOSTTOOLS_DIR"));
     let mut spec = SandboxSpec::new(["sh", run.to_string_lossy().as_ref()]);
-    let hosttools_for_env = hosttools.clone();
     spec.env
         .insert("PATH".to_string(), hosttools_dir.display().to_string());
     spec.env.insert("HOME".to_string(), "/tmp".to_string());
     // Host tools are hard links in the view, not symlinks, so gcc cannot
     // find its internal programs relative to where it was found; point it
     // at the host's (mounted read-only as a system directory).
-    if hosttools_for_env
+    if hosttools
         .iter()
         .any(|t| t == "gcc" || t == "cc" || t.ends_with("-gcc"))
     {
@@ -917,19 +934,16 @@ fn start_task(
     spec.mounts = mounts;
     spec.hosttools = hosttools;
     spec.hosttools_dir = hosttools_dir;
-    spec.network = task.flag("network").is_some() || local_flag_true(d, &task.name, "network");
+    spec.network = d
+        .get_var_flag(&task.name, "network")
+        .ok()
+        .flatten()
+        .is_some_and(|v| v == "1");
     spec.log = Some(log.clone());
     let running = sandbox
         .spawn(&spec)
         .map_err(|e| fail_log(format!("cannot start the sandbox: {e}")))?;
     Ok(Started::Running(Box::new(running), log, outputs))
-}
-
-fn local_flag_true(d: &DataStore, task: &str, flag: &str) -> bool {
-    d.get_var_flag(task, flag)
-        .ok()
-        .flatten()
-        .is_some_and(|v| v == "1")
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -952,7 +966,6 @@ fn finish(
     id: TaskId,
     key: &Digest,
     outputs: &[PathBuf],
-    _took: Option<Duration>,
 ) -> Result<(TaskOutcome, Digest), BuildError> {
     let name = &input.names[id as usize];
     let mut result = reapi::ActionResult::default();
@@ -975,9 +988,7 @@ fn finish(
     // The signature as it ran, for `bitzel explain`.
     let node = &input.graph.tasks[id as usize];
     let task_name = &input.set.recipe(node.recipe).info.tasks[node.task as usize].name;
-    if let Ok(d) = recipes.get(node.recipe)
-        && let Ok(signatures) = recipe_signatures(d)
-    {
+    if let Some(signatures) = recipes.signatures(node.recipe) {
         let _ = sigs.save(&SigRecord {
             task: name.clone(),
             inputs: input.hashes[id as usize].clone(),
@@ -985,9 +996,4 @@ fn finish(
         });
     }
     Ok((TaskOutcome::Ran, outputs))
-}
-
-/// A map from task name to outcome, for tests and summaries.
-pub fn outcome_map(summary: &Summary) -> BTreeMap<String, TaskOutcome> {
-    summary.outcomes.iter().cloned().collect()
 }

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::datastore::{DataStore, ExpansionError, FlagValue};
+use crate::datastore::{DataStore, ExpansionError, FlagValue, to_boolean};
 use crate::signature::shell::shell_execs;
 
 /// `"`, `` ` ``, `$` and `\` escaped for a double-quoted shell word, and
@@ -54,10 +54,10 @@ pub fn shell_script(
         }
         let export = d
             .get_var_flag(&name, "export")?
-            .is_some_and(|v| is_true(&v));
+            .is_some_and(|v| to_boolean(&v));
         let unexport = d
             .get_var_flag(&name, "unexport")?
-            .is_some_and(|v| is_true(&v));
+            .is_some_and(|v| to_boolean(&v));
         if unexport {
             out.push_str(&format!("unset {name}\n"));
         } else if export && let Some(value) = d.get_var(&name)? {
@@ -104,11 +104,6 @@ pub fn shell_script(
     }
     out.push_str(&format!("{func}\n"));
     Ok(out)
-}
-
-/// Python truthiness as BitBake's export test sees a flag's text.
-fn is_true(value: &str) -> bool {
-    !value.is_empty() && value != "0"
 }
 
 #[cfg(test)]

@@ -9,22 +9,15 @@
 //! computed once per recipe.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::datastore::{DataStore, ExpansionError, FlagValue};
+use crate::datastore::{DataStore, ExpansionError, FlagValue, to_boolean};
 
 use super::pycode::{PylibFunctionDeps, pylib_function_deps, python_code_deps};
 use super::refs::{Refs, expand_with_refs};
 use super::shell::shell_execs;
-
-/// The signature of one task, as the parse cache keeps it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskSignature {
-    pub basehash: String,
-}
 
 /// The dependency data of a recipe's tasks: for `bitzel env --json`,
 /// `explain` and signature dumps.
@@ -116,15 +109,6 @@ fn raw_truthy(value: &FlagValue) -> bool {
     }
 }
 
-/// BitBake's `to_boolean` (an unknown word counts as false here; BitBake
-/// raises).
-fn to_boolean(value: Option<&str>) -> bool {
-    matches!(
-        value.map(|v| v.to_ascii_lowercase()).as_deref(),
-        Some("1" | "yes" | "y" | "true" | "t")
-    )
-}
-
 struct Context<'d> {
     d: &'d DataStore,
     /// The datastore shell functions are read in: `d` with
@@ -214,14 +198,7 @@ impl Context<'_> {
                 contains: module.contains.clone(),
                 ..Refs::default()
             };
-            for text in &module.expands {
-                let literal = Refs::literal(text);
-                refs.references.extend(literal.references);
-                refs.execs.extend(literal.execs);
-                for (var, items) in literal.contains {
-                    refs.contains.entry(var).or_default().extend(items);
-                }
-            }
+            refs.add_expands(&module.expands);
             let value =
                 self.contains_annotations(Some(module.value.clone()), &refs.contains, &[])?;
             deps.extend(
@@ -354,7 +331,8 @@ pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, Signatur
         }
         let export = d.get_var_flag(name, "export")?;
         let unexport = d.get_var_flag(name, "unexport")?;
-        if to_boolean(export.as_deref()) && !to_boolean(unexport.as_deref()) {
+        if export.as_deref().is_some_and(to_boolean) && !unexport.as_deref().is_some_and(to_boolean)
+        {
             shelldeps.insert(name.clone());
         }
     }
@@ -455,6 +433,3 @@ pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, Signatur
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
-
-/// Shared handle for callers that keep signatures next to a recipe.
-pub type SharedSignatures = Arc<RecipeSignatures>;

@@ -34,9 +34,14 @@ impl Refs {
                 .or_default()
                 .extend(items.iter().cloned());
         }
-        // BitBake expands `d.expand("literal")` arguments in an empty
-        // datastore: every reference in them counts, set or not.
-        for text in &deps.expands {
+        self.add_expands(&deps.expands);
+    }
+
+    /// Adds what `d.expand("literal")` arguments reference: BitBake
+    /// expands them in an empty datastore, so every reference in them
+    /// counts, set or not.
+    pub fn add_expands(&mut self, expands: &[String]) {
+        for text in expands {
             let empty = Refs::literal(text);
             self.references.extend(empty.references);
             self.execs.extend(empty.execs);

@@ -73,11 +73,35 @@ do_build[noexec] = "1"
 addtask build after do_install
 "#;
 
+/// Runs bitzel in `dir` with a fixed, minimal environment, so that the
+/// variables metadata imports from the environment are the same on every
+/// machine.
 pub fn bitzel(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bitzel"))
+    bitzel_command(args, dir).output().expect("bitzel runs")
+}
+
+/// The command [`bitzel`] runs, for tests that start it themselves.
+pub fn bitzel_command(args: &[&str], dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bitzel"));
+    command
         .args(args)
         .current_dir(dir)
-        .env_remove("BBPATH")
-        .output()
-        .expect("bitzel runs")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/nonexistent");
+    command
+}
+
+/// `bitzel graph --format json ARGS`, which must succeed.
+pub fn graph_json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["graph", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = bitzel(&all, dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("bitzel graph prints JSON")
 }
