@@ -16,12 +16,11 @@
 //! - [`sandbox`]: one task run in its own namespaces and view.
 //! - [`cas`]: the local content-addressed store and action cache (REAPI
 //!   objects) that task outputs are captured into and restored from.
+//! - [`remote`]: the REAPI remote cache (CAS, ActionCache, ByteStream,
+//!   Remote Asset) that shares the local one across machines.
 //! - [`scheduler`]: `bitzel build`, running a graph's tasks from the cache
 //!   or in the sandbox.
 //! - [`cli`]: the `bitzel` command line, which draws what the stages return.
-//!
-//! The remote cache (REAPI client) is described in
-//! BAZEL_BITBAKE_ANALYSIS.md and arrives with its issue.
 
 pub mod datastore;
 // Parsing builds many small tree nodes; mimalloc measured 15-20% faster
@@ -33,6 +32,7 @@ pub mod cas;
 pub mod diag;
 pub mod graph;
 pub mod recipe;
+pub mod remote;
 pub mod sandbox;
 pub mod scheduler;
 pub mod signature;

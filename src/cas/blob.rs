@@ -210,11 +210,9 @@ impl Cache {
     /// a remote cache); fails without storing anything if the content does
     /// not match.
     pub fn put_verified(&self, expected: &Digest, reader: &mut dyn Read) -> Result<()> {
-        if let BlobState::Sealed = self.blob_state(Area::Blobs, expected)? {
+        let Some(mut writer) = self.blob_writer(expected)? else {
             return Ok(());
-        }
-        let (temp, mut file) = self.create_temp()?;
-        let mut writer = DigestWriter::default();
+        };
         let mut buffer = vec![0u8; COPY_BUFFER];
         loop {
             let n = match reader.read(&mut buffer) {
@@ -223,22 +221,57 @@ impl Cache {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(CasError::Invalid(format!("reading blob {expected}: {e}"))),
             };
-            writer.update(&buffer[..n]);
-            file.write_all(&buffer[..n])
-                .map_err(|e| CasError::io(&temp.path, e))?;
+            writer.write(&buffer[..n])?;
         }
-        let actual = writer.finish();
-        if actual != *expected {
-            return Err(CasError::Corrupt {
-                what: "downloaded blob",
-                digest: *expected,
-                reason: format!("content has digest {actual}"),
-            });
+        writer.finish()
+    }
+
+    /// A writer for the blob `expected`, whose content arrives in pieces
+    /// (a stream from a remote cache), or `None` when the cache already
+    /// has it. Nothing is visible under the blob's name until
+    /// [`BlobWriter::finish`] found the content right.
+    pub fn blob_writer(&self, expected: &Digest) -> Result<Option<BlobWriter>> {
+        if let BlobState::Sealed = self.blob_state(Area::Blobs, expected)? {
+            return Ok(None);
         }
-        seal(&file, &temp.path, BLOB_MODE)?;
-        file.sync_all().map_err(|e| CasError::io(&temp.path, e))?;
-        drop(file);
-        self.rename_into_place(temp, &self.blob_path(expected))
+        let (temp, file) = self.create_temp()?;
+        Ok(Some(BlobWriter {
+            cache: self.clone(),
+            expected: *expected,
+            temp,
+            file,
+            hasher: DigestWriter::default(),
+        }))
+    }
+
+    /// Stores downloaded blobs, each checked against the digest it was
+    /// asked for, made durable together (one `syncfs`). A blob whose
+    /// content does not match is not stored and is reported as
+    /// [`CasError::Corrupt`] (the first such); the matching ones are
+    /// stored all the same, being exactly what their names say.
+    pub fn put_verified_many<'b>(
+        &self,
+        blobs: impl IntoIterator<Item = (Digest, &'b [u8])>,
+    ) -> Result<()> {
+        let batch = BlobBatch::new(self);
+        let mut first_mismatch = None;
+        for (expected, bytes) in blobs {
+            let actual = Digest::of_bytes(bytes);
+            if actual != expected {
+                first_mismatch.get_or_insert(CasError::Corrupt {
+                    what: "downloaded blob",
+                    digest: expected,
+                    reason: format!("content has digest {actual}"),
+                });
+                continue;
+            }
+            batch.put_bytes(bytes)?;
+        }
+        batch.commit()?;
+        match first_mismatch {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     /// Opens a sealed blob for reading (content not verified).
@@ -373,6 +406,54 @@ impl Cache {
         }
         temp.armed = false;
         Ok(())
+    }
+}
+
+/// A blob being written piece by piece ([`Cache::blob_writer`]); dropped
+/// unfinished, it leaves nothing behind.
+pub struct BlobWriter {
+    cache: Cache,
+    expected: Digest,
+    temp: TempFile,
+    file: File,
+    hasher: DigestWriter,
+}
+
+impl BlobWriter {
+    /// Appends `bytes`; fails early once more bytes arrived than the
+    /// digest's size.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.hasher.update(bytes);
+        if self.hasher.size_bytes() > self.expected.size_bytes {
+            return Err(CasError::Corrupt {
+                what: "downloaded blob",
+                digest: self.expected,
+                reason: format!("more than {} bytes", self.expected.size_bytes),
+            });
+        }
+        self.file
+            .write_all(bytes)
+            .map_err(|e| CasError::io(&self.temp.path, e))
+    }
+
+    /// Checks the content against the digest, then seals, syncs and
+    /// renames the blob into place; a mismatch stores nothing.
+    pub fn finish(self) -> Result<()> {
+        let actual = self.hasher.finish();
+        if actual != self.expected {
+            return Err(CasError::Corrupt {
+                what: "downloaded blob",
+                digest: self.expected,
+                reason: format!("content has digest {actual}"),
+            });
+        }
+        seal(&self.file, &self.temp.path, BLOB_MODE)?;
+        self.file
+            .sync_all()
+            .map_err(|e| CasError::io(&self.temp.path, e))?;
+        drop(self.file);
+        self.cache
+            .rename_into_place(self.temp, &self.cache.blob_path(&self.expected))
     }
 }
 
@@ -610,6 +691,21 @@ mod tests {
         assert!(!cache.contains(&expected).unwrap());
         cache.put_verified(&expected, &mut &b"right"[..]).unwrap();
         assert_eq!(cache.read_blob(&expected).unwrap(), b"right");
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn put_verified_many_stores_matching_blobs_and_reports_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path()).unwrap();
+        let good = Digest::of_bytes(b"good");
+        let bad = Digest::of_bytes(b"expected");
+        let err = cache
+            .put_verified_many([(good, &b"good"[..]), (bad, &b"tampered"[..])])
+            .unwrap_err();
+        assert!(err.to_string().contains(&bad.hex()), "{err}");
+        assert!(cache.contains(&good).unwrap());
+        assert!(!cache.contains(&bad).unwrap());
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }
 

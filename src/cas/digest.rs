@@ -170,6 +170,10 @@ impl DigestWriter {
         self.size_bytes += bytes.len() as u64;
     }
 
+    pub(crate) fn size_bytes(&self) -> u64 {
+        self.size_bytes
+    }
+
     pub(crate) fn finish(self) -> Digest {
         Digest {
             hash: self.hasher.finalize().into(),

@@ -53,6 +53,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub use bazel_remote_apis::build::bazel::remote::execution::v2 as reapi;
+pub use blob::BlobWriter;
 pub use digest::{Digest, DigestError};
 pub use gc::{CacheStats, GcReport};
 pub use tree::{Captured, RestoreMode, RestoreOptions, RestoreStats, Verify};

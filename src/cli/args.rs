@@ -79,6 +79,33 @@ pub struct BuildArgs {
     /// The cache directory (default: `cache/` in the build directory).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<std::path::PathBuf>,
+    /// A REAPI remote cache shared with other machines: `grpc://HOST:PORT`,
+    /// or `grpcs://HOST:PORT` for TLS (default: `BITZEL_REMOTE_CACHE` from
+    /// the configuration, e.g. `conf/local.conf`; an empty URL turns it
+    /// off).
+    #[arg(long, value_name = "URL")]
+    pub remote_cache: Option<String>,
+    /// Upload results to the remote cache (`--remote-upload=false` for
+    /// read-only use; default: `BITZEL_REMOTE_UPLOAD`, else true).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub remote_upload: Option<bool>,
+    /// The remote cache's REAPI instance name (default:
+    /// `BITZEL_REMOTE_INSTANCE`, else none).
+    #[arg(long, value_name = "NAME")]
+    pub remote_instance: Option<String>,
+    /// A file holding a bearer token for the remote cache (default:
+    /// `BITZEL_REMOTE_TOKEN_FILE`; the environment variable
+    /// `BITZEL_REMOTE_TOKEN` holds the token itself).
+    #[arg(long, value_name = "FILE")]
+    pub remote_token_file: Option<PathBuf>,
+    /// PEM certificates to trust for a `grpcs://` remote cache besides the
+    /// system's (default: `BITZEL_REMOTE_CA_CERT`).
+    #[arg(long, value_name = "FILE")]
+    pub remote_ca_cert: Option<PathBuf>,
+    /// Seconds before an RPC to the remote cache is given up (and retried
+    /// twice); default: `BITZEL_REMOTE_TIMEOUT`, else 10.
+    #[arg(long, value_name = "SECONDS")]
+    pub remote_timeout: Option<f64>,
 }
 
 #[derive(Debug, clap::Args)]

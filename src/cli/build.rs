@@ -8,6 +8,7 @@ use anyhow::Result;
 
 use super::args::BuildArgs;
 use super::graph::load;
+use crate::remote::RemoteConfig;
 use crate::scheduler::{self, BuildInput, BuildOptions, Event, TaskOutcome};
 
 /// Lines of a failed task's log shown.
@@ -32,6 +33,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
         keep_going: args.keep_going,
         dry_run: args.dry_run,
         cache_dir: args.cache.clone(),
+        remote: remote_config(args, &loaded.set.config)?,
     };
     // On a terminal a progress bar (done/total, what is running); else
     // plain lines.
@@ -139,5 +141,84 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
         count(|o| matches!(o, TaskOutcome::NotRun)),
         summary.elapsed.as_secs_f64()
     )?;
+    if let Some(remote) = &summary.remote {
+        writeln!(out, "{remote}")?;
+    }
     Ok(!summary.failed())
+}
+
+/// The remote cache settings: flags first, then the configuration's
+/// `BITZEL_REMOTE_*` variables (`conf/local.conf`), then defaults; the
+/// token from `--remote-token-file`, `BITZEL_REMOTE_TOKEN_FILE` or the
+/// environment's `BITZEL_REMOTE_TOKEN` (never from the configuration
+/// itself, which is often shared).
+fn remote_config(
+    args: &BuildArgs,
+    config: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<RemoteConfig>> {
+    let var = |name: &str| {
+        config
+            .get(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let url = match &args.remote_cache {
+        Some(url) => url.trim().to_string(),
+        None => var("BITZEL_REMOTE_CACHE").unwrap_or_default(),
+    };
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let mut remote = RemoteConfig::new(url);
+    remote.upload = match args.remote_upload {
+        Some(upload) => upload,
+        None => match var("BITZEL_REMOTE_UPLOAD") {
+            Some(value) => crate::datastore::to_boolean(&value),
+            None => true,
+        },
+    };
+    if let Some(instance) = args
+        .remote_instance
+        .clone()
+        .or_else(|| var("BITZEL_REMOTE_INSTANCE"))
+    {
+        remote.instance = instance;
+    }
+    remote.ca_cert = args
+        .remote_ca_cert
+        .clone()
+        .or_else(|| var("BITZEL_REMOTE_CA_CERT").map(Into::into));
+    let timeout = match args.remote_timeout {
+        Some(seconds) => Some(seconds),
+        None => match var("BITZEL_REMOTE_TIMEOUT") {
+            Some(text) => Some(text.parse::<f64>().map_err(|_| {
+                anyhow::anyhow!("BITZEL_REMOTE_TIMEOUT: `{text}` is not a number of seconds")
+            })?),
+            None => None,
+        },
+    };
+    if let Some(seconds) = timeout {
+        remote.timeout = std::time::Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                anyhow::anyhow!("remote timeout: `{seconds}` is not a positive number of seconds")
+            })?;
+    }
+    let token_file = args
+        .remote_token_file
+        .clone()
+        .or_else(|| var("BITZEL_REMOTE_TOKEN_FILE").map(Into::into));
+    remote.token = match token_file {
+        Some(path) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("remote token file {}: {e}", path.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => std::env::var("BITZEL_REMOTE_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
+    };
+    Ok(Some(remote))
 }

@@ -485,7 +485,8 @@ fn target(
 
 /// The configuration variables provider selection and the task graph
 /// read, from a copy with its keys expanded (as BitBake's provider code
-/// reads them).
+/// reads them), and the remote cache settings (`BITZEL_REMOTE_*`) `bitzel
+/// build` reads.
 fn graph_config_vars(
     config: &mut DataStore,
 ) -> Result<BTreeMap<String, String>, crate::datastore::ExpansionError> {
@@ -495,6 +496,7 @@ fn graph_config_vars(
     for name in copy.keys() {
         let wanted = name.starts_with("PREFERRED_")
             || name.starts_with("REQUIRED_VERSION")
+            || name.starts_with("BITZEL_REMOTE_")
             || GRAPH_CONFIG_VARS.contains(&name.as_str());
         if wanted && let Some(value) = copy.get_var(&name)? {
             vars.insert(name, value);

@@ -24,7 +24,7 @@
 
 pub mod script;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,7 @@ use crate::graph::sigdata::{SigRecord, SigStore};
 use crate::graph::taskhash::TaskHashInputs;
 use crate::graph::{RecipeSet, TaskGraph, TaskId};
 use crate::recipe::target::TargetEvaluator;
+use crate::remote::{RemoteCache, RemoteConfig, RemoteStats};
 use crate::sandbox::{Mount, Running, Sandbox, SandboxSpec};
 use crate::signature::basehash::{RecipeSignatures, recipe_signatures};
 
@@ -50,6 +51,8 @@ pub struct BuildOptions {
     pub dry_run: bool,
     /// The cache root (default `TOPDIR/cache`).
     pub cache_dir: Option<PathBuf>,
+    /// A remote cache shared with other machines.
+    pub remote: Option<RemoteConfig>,
 }
 
 /// How a task ended.
@@ -79,6 +82,8 @@ pub enum TaskOutcome {
 pub struct Summary {
     pub outcomes: Vec<(String, TaskOutcome)>,
     pub elapsed: Duration,
+    /// What the remote cache did, when there is one.
+    pub remote: Option<RemoteStats>,
 }
 
 impl Summary {
@@ -119,6 +124,11 @@ pub enum BuildError {
         key: Digest,
         error: crate::cas::CasError,
     },
+    /// Results from the remote cache could not be brought in (a blob
+    /// that does not match its digest, a server gone); the build starts
+    /// over without them.
+    #[error("remote results refused: {reason}")]
+    RemoteRefused { keys: Vec<Digest>, reason: String },
 }
 
 /// Everything the scheduler reads: the graph and how to evaluate recipes.
@@ -171,10 +181,12 @@ impl Recipes<'_> {
 #[derive(Clone)]
 enum State {
     Waiting,
-    /// Key known, result in the cache, not restored.
+    /// Key known, result in the cache, not restored. `remote`: the
+    /// result is the remote cache's, its blobs not downloaded yet.
     Cached {
         key: Digest,
         result: Box<reapi::ActionResult>,
+        remote: bool,
     },
     Done {
         outputs: Digest,
@@ -351,9 +363,62 @@ pub fn build(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Summary, BuildError> {
     let started = Instant::now();
+    let cache_root = options
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| input.topdir.join("cache"));
+    let cache = Cache::open(&cache_root)?;
+    // Held until the uploads finished too: gc must not remove what they
+    // read.
+    let _lock = cache.lock_shared()?;
+    let remote = match &options.remote {
+        Some(config) => {
+            Some(RemoteCache::new(config.clone(), cache.clone()).map_err(BuildError::Setup)?)
+        }
+        None => None,
+    };
+    // do_fetch (python, in this process) asks the remote cache for
+    // downloads before the network.
+    if let Some(remote) = &remote {
+        crate::datastore::python::set_download_cache(Some(std::sync::Arc::new(remote.clone())));
+    }
+    let result = build_attempts(input, options, remote.as_ref(), on_event);
+    crate::datastore::python::set_download_cache(None);
+    let remote_stats = remote.map(|remote| {
+        remote.finish();
+        remote.stats()
+    });
+    result.map(|outcomes| Summary {
+        outcomes,
+        elapsed: started.elapsed(),
+        remote: remote_stats,
+    })
+}
+
+/// Runs the graph until a plan goes through: a damaged cached result is
+/// dropped, refused remote results are not offered again, and the build
+/// is planned again, so that their tasks run.
+fn build_attempts(
+    input: &BuildInput,
+    options: &BuildOptions,
+    remote: Option<&RemoteCache>,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Vec<(String, TaskOutcome)>, BuildError> {
     let mut attempts = 0;
     loop {
-        match build_once(input, options, on_event) {
+        match build_once(input, options, remote, on_event) {
+            Err(BuildError::RemoteRefused { keys, reason }) if attempts < input.graph.len() => {
+                attempts += 1;
+                eprintln!(
+                    "warning: not using {} result(s) of the remote cache ({reason}); their tasks will run",
+                    keys.len()
+                );
+                if let Some(remote) = remote {
+                    for key in &keys {
+                        remote.refuse(key);
+                    }
+                }
+            }
             Err(BuildError::Damaged { key, error }) if attempts < input.graph.len() => {
                 attempts += 1;
                 eprintln!("warning: dropping a damaged cache entry ({error}); its task will run");
@@ -363,12 +428,7 @@ pub fn build(
                     .unwrap_or_else(|| input.topdir.join("cache"));
                 Cache::open(&cache_root)?.remove_action_result(&key)?;
             }
-            Ok(outcomes) => {
-                return Ok(Summary {
-                    outcomes,
-                    elapsed: started.elapsed(),
-                });
-            }
+            Ok(outcomes) => return Ok(outcomes),
             Err(error) => return Err(error),
         }
     }
@@ -378,6 +438,7 @@ pub fn build(
 fn build_once(
     input: &BuildInput,
     options: &BuildOptions,
+    remote: Option<&RemoteCache>,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Vec<(String, TaskOutcome)>, BuildError> {
     let topdir = input.topdir;
@@ -428,6 +489,10 @@ fn build_once(
     let mut outcomes: Vec<Option<TaskOutcome>> = vec![None; n];
     let mut in_flight: Vec<InFlight> = Vec::new();
     let mut stop = false;
+    let mut prefetched = match remote {
+        Some(remote) => remote_prefetch(input, &cache, &host, &forced, remote)?,
+        None => Prefetched::default(),
+    };
 
     // Tasks are taken in topological order; a task whose dependencies are
     // not all finished waits for the running ones.
@@ -495,13 +560,32 @@ fn build_once(
                 next += 1;
                 continue;
             }
-            if !is_forced
-                && input.hashes[id as usize].taint.is_none()
-                && let Some(result) = cache.get_action_result(&key)?
-            {
+            let noexec = is_noexec(input, id);
+            let cacheable = !is_forced && input.hashes[id as usize].taint.is_none();
+            let local_result = if cacheable {
+                cache.get_action_result(&key)?.map(|r| (r, false))
+            } else {
+                None
+            };
+            // Then the remote cache (not for noexec tasks: they cost
+            // nothing).
+            let found = match (local_result, remote) {
+                (Some(found), _) => Some(found),
+                (None, Some(remote)) if cacheable && !noexec => {
+                    match prefetched.results.remove(&key) {
+                        Some(result) => Some(result),
+                        None if prefetched.asked.contains(&key) => None,
+                        None => remote.lookup(&[key]).pop().flatten(),
+                    }
+                    .map(|r| (r, true))
+                }
+                _ => None,
+            };
+            if let Some((result, from_remote)) = found {
                 state[id as usize] = State::Cached {
                     key,
                     result: Box::new(result),
+                    remote: from_remote,
                 };
                 record_outcome(
                     &mut state,
@@ -529,12 +613,29 @@ fn build_once(
                 next += 1;
                 continue;
             }
+            if noexec {
+                // Nothing to run, so nothing to put in place first.
+                let outputs = record_noexec(&cache, topdir, &name, &key)?;
+                state[id as usize] = State::Done { outputs };
+                record_outcome(
+                    &mut state,
+                    &mut outcomes,
+                    id,
+                    TaskOutcome::NoExec,
+                    on_event,
+                    &name,
+                );
+                next += 1;
+                continue;
+            }
             if in_flight.len() >= jobs {
                 break;
             }
-            // It must run: its dependencies' outputs must be in place.
+            // It must run: its dependencies' outputs must be in place,
+            // downloaded first if they are the remote cache's.
+            fetch_remote(remote, &mut state, deps)?;
             for &d in deps {
-                if let State::Cached { key, result } = state[d as usize].clone() {
+                if let State::Cached { key, result, .. } = state[d as usize].clone() {
                     restore(&cache, topdir, &input.names[d as usize], &key, &result)?;
                     state[d as usize] = State::Done {
                         outputs: outputs_digest(&result),
@@ -549,17 +650,19 @@ fn build_once(
                     );
                 }
             }
-            let node = &graph.tasks[id as usize];
-            let noexec = input.set.recipe(node.recipe).info.tasks[node.task as usize]
-                .flag("noexec")
-                .is_some_and(|v| !v.is_empty() && v != "0");
-            if !noexec {
-                on_event(Event::Started { task: &name });
-            }
+            on_event(Event::Started { task: &name });
             match start_task(input, &mut recipes, &sandbox, id, &name) {
                 Ok(Started::Finished(outputs)) => {
-                    let (outcome, digest) =
-                        finish(input, &cache, &sigs, &mut recipes, id, &key, &outputs)?;
+                    let (outcome, digest) = finish(
+                        input,
+                        &cache,
+                        remote,
+                        &sigs,
+                        &mut recipes,
+                        id,
+                        &key,
+                        &outputs,
+                    )?;
                     state[id as usize] = State::Done { outputs: digest };
                     record_outcome(&mut state, &mut outcomes, id, outcome, on_event, &name);
                     if matches!(outcomes[id as usize], Some(TaskOutcome::Failed { .. }))
@@ -569,10 +672,7 @@ fn build_once(
                     }
                 }
                 Ok(Started::NoExec) => {
-                    let result = reapi::ActionResult::default();
-                    cache.put_action_result(&key, &result)?;
-                    let outputs = outputs_digest(&result);
-                    let _ = write_stamp(topdir, &name, &key, &outputs);
+                    let outputs = record_noexec(&cache, topdir, &name, &key)?;
                     state[id as usize] = State::Done { outputs };
                     record_outcome(
                         &mut state,
@@ -629,6 +729,7 @@ fn build_once(
             let (outcome, digest) = finish(
                 input,
                 &cache,
+                remote,
                 &sigs,
                 &mut recipes,
                 flight.id,
@@ -659,12 +760,15 @@ fn build_once(
     // The requested recipes' results are put in place, as BitBake's
     // setscene restores the target's.
     if !options.dry_run && !stop {
-        for id in order.iter().copied() {
-            let recipe = graph.tasks[id as usize].recipe;
-            if !requested_recipes.contains(&recipe) {
-                continue;
-            }
-            if let State::Cached { key, result } = state[id as usize].clone() {
+        let wanted: Vec<TaskId> = order
+            .iter()
+            .copied()
+            .filter(|&id| requested_recipes.contains(&graph.tasks[id as usize].recipe))
+            .collect();
+        // One download for all of them.
+        fetch_remote(remote, &mut state, &wanted)?;
+        for id in wanted {
+            if let State::Cached { key, result, .. } = state[id as usize].clone() {
                 restore(&cache, topdir, &input.names[id as usize], &key, &result)?;
                 state[id as usize] = State::Done {
                     outputs: outputs_digest(&result),
@@ -688,6 +792,172 @@ fn build_once(
             )
         })
         .collect())
+}
+
+fn is_noexec(input: &BuildInput, id: TaskId) -> bool {
+    let node = &input.graph.tasks[id as usize];
+    input.set.recipe(node.recipe).info.tasks[node.task as usize]
+        .flag("noexec")
+        .is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Records a `[noexec]` task's (empty) result and stamp; returns its
+/// outputs digest.
+fn record_noexec(
+    cache: &Cache,
+    topdir: &Path,
+    name: &str,
+    key: &Digest,
+) -> Result<Digest, BuildError> {
+    let result = reapi::ActionResult::default();
+    cache.put_action_result(key, &result)?;
+    let outputs = outputs_digest(&result);
+    let _ = write_stamp(topdir, name, key, &outputs);
+    Ok(outputs)
+}
+
+/// The remote results found before the build started, and every key
+/// asked (hit or miss), so that nothing is asked twice.
+#[derive(Default)]
+struct Prefetched {
+    results: HashMap<Digest, reapi::ActionResult>,
+    asked: HashSet<Digest>,
+}
+
+/// Asks the remote cache, in waves of concurrent lookups, for every task
+/// whose key can be known before anything runs: a task's key needs its
+/// dependencies' outputs, known from their stamps, the local cache, the
+/// remote cache (an earlier wave) or, for `[noexec]` tasks, without
+/// anything. A task missed everywhere stops the walk below it: its
+/// outputs are known only once it ran. So a build whose results are all
+/// remote costs one round trip per level of the graph, not per task.
+fn remote_prefetch(
+    input: &BuildInput,
+    cache: &Cache,
+    host: &Digest,
+    forced: &[TaskId],
+    remote: &RemoteCache,
+) -> Result<Prefetched, BuildError> {
+    let graph = input.graph;
+    let order = graph.topological_order();
+    let n = graph.len();
+    // Each task's outputs digest once settled; `None` when unknowable.
+    let mut outputs: Vec<Option<Digest>> = vec![None; n];
+    let mut settled = vec![false; n];
+    let mut prefetched = Prefetched::default();
+    loop {
+        let mut wave: Vec<(TaskId, Digest)> = Vec::new();
+        for &id in &order {
+            let i = id as usize;
+            if settled[i] {
+                continue;
+            }
+            let mut deps = Vec::new();
+            let mut ready = true;
+            let mut unknowable = false;
+            for &d in graph.deps(id) {
+                let d = d as usize;
+                match (settled[d], outputs[d]) {
+                    (true, Some(o)) => deps.push((
+                        input.names[d].clone(),
+                        dependency_identity(&o, &input.hashes[d]),
+                    )),
+                    (true, None) => unknowable = true,
+                    (false, _) => ready = false,
+                }
+            }
+            if unknowable || forced.contains(&id) || input.hashes[i].taint.is_some() {
+                settled[i] = true;
+                continue;
+            }
+            if !ready {
+                continue;
+            }
+            deps.sort();
+            let key = task_key(&input.hashes[i], &deps, host);
+            if let Some((stamp_key, stamped)) = read_stamp(input.topdir, &input.names[i])
+                && stamp_key == key.to_string()
+            {
+                outputs[i] = Some(stamped);
+                settled[i] = true;
+            } else if let Some(result) = cache.get_action_result(&key)? {
+                outputs[i] = Some(outputs_digest(&result));
+                settled[i] = true;
+            } else if is_noexec(input, id) {
+                outputs[i] = Some(outputs_digest(&reapi::ActionResult::default()));
+                settled[i] = true;
+            } else {
+                wave.push((id, key));
+            }
+        }
+        if wave.is_empty() {
+            return Ok(prefetched);
+        }
+        let keys: Vec<Digest> = wave.iter().map(|(_, key)| *key).collect();
+        for ((id, key), result) in wave.into_iter().zip(remote.lookup(&keys)) {
+            settled[id as usize] = true;
+            prefetched.asked.insert(key);
+            if let Some(result) = result {
+                outputs[id as usize] = Some(outputs_digest(&result));
+                prefetched.results.insert(key, result);
+            }
+        }
+    }
+}
+
+/// Brings into the local cache the blobs of those of `ids` whose cached
+/// result is the remote cache's, in one download, so that they restore
+/// as local results. Results that cannot be brought in are refused
+/// ([`BuildError::RemoteRefused`]), each found by trying alone.
+fn fetch_remote(
+    remote: Option<&RemoteCache>,
+    state: &mut [State],
+    ids: &[TaskId],
+) -> Result<(), BuildError> {
+    let pending: Vec<(TaskId, Digest, reapi::ActionResult)> = ids
+        .iter()
+        .filter_map(|&id| match &state[id as usize] {
+            State::Cached {
+                key,
+                result,
+                remote: true,
+            } => Some((id, *key, (**result).clone())),
+            _ => None,
+        })
+        .collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let pairs: Vec<(Digest, reapi::ActionResult)> = pending
+        .iter()
+        .map(|(_, key, result)| (*key, result.clone()))
+        .collect();
+    let outcome = match remote {
+        Some(remote) => remote.download(&pairs),
+        None => Err("no remote cache".to_string()),
+    };
+    if let Err(reason) = outcome {
+        let refused: Vec<Digest> = match remote {
+            Some(remote) if pairs.len() > 1 => pairs
+                .iter()
+                .filter(|pair| remote.download(std::slice::from_ref(pair)).is_err())
+                .map(|(key, _)| *key)
+                .collect(),
+            _ => pairs.iter().map(|(key, _)| *key).collect(),
+        };
+        if !refused.is_empty() {
+            return Err(BuildError::RemoteRefused {
+                keys: refused,
+                reason,
+            });
+        }
+    }
+    for (id, _, _) in pending {
+        if let State::Cached { remote, .. } = &mut state[id as usize] {
+            *remote = false;
+        }
+    }
+    Ok(())
 }
 
 fn record_outcome(
@@ -961,6 +1231,7 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 fn finish(
     input: &BuildInput,
     cache: &Cache,
+    remote: Option<&RemoteCache>,
     sigs: &SigStore,
     recipes: &mut Recipes,
     id: TaskId,
@@ -983,6 +1254,12 @@ fn finish(
     }
     result.exit_code = 0;
     cache.put_action_result(key, &result)?;
+    // Shared, unless tainted ([nostamp]): such a key never hits.
+    if let Some(remote) = remote
+        && input.hashes[id as usize].taint.is_none()
+    {
+        remote.upload(key, &result);
+    }
     let outputs = outputs_digest(&result);
     let _ = write_stamp(input.topdir, name, key, &outputs);
     // The signature as it ran, for `bitzel explain`.

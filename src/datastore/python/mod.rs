@@ -4,11 +4,13 @@
 //! (the `bb` package, `_bitzel_host`, and `_bitzel_codeparser` for
 //! `signature::pycode`, next to this file) is compiled into the binary and served to `import` by an in-memory
 //! finder; the native module `_bitzel` provides `DataSmart`, the `d`
-//! object over the Rust datastore. Every call attaches to the interpreter
+//! object over the Rust datastore, and the fetcher's hook to a download
+//! cache ([`DownloadCache`]). Every call attaches to the interpreter
 //! for its own duration only, so Rust work on other threads never waits
 //! for python that is not running.
 
 mod d;
+mod downloads;
 
 use std::sync::{Arc, OnceLock};
 
@@ -16,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
 
 pub use d::PyData;
+pub use downloads::{DownloadCache, set_download_cache};
 
 use super::{AnonymousFunction, DataStore, PythonFailure, PythonHost};
 
@@ -102,6 +105,8 @@ fn interpreter() -> Result<&'static Interpreter, String> {
             Python::attach(|py| -> PyResult<Interpreter> {
                 let native = PyModule::new(py, "_bitzel")?;
                 native.add_class::<PyData>()?;
+                native.add_function(wrap_pyfunction!(downloads::download_cache_fetch, &native)?)?;
+                native.add_function(wrap_pyfunction!(downloads::download_cache_push, &native)?)?;
                 py.import("sys")?
                     .getattr("modules")?
                     .set_item("_bitzel", native)?;
