@@ -6,5 +6,8 @@ cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/host-deps.sh
 . scripts/host-deps.sh
+# BuildGrid and buildbox-casd for tests/remote.rs.
+# shellcheck source=scripts/remote-servers.sh
+. scripts/remote-servers.sh
 
 cargo test --locked --all-targets

@@ -6,90 +6,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use common::demo::{
+    build, can_build, demo, greet_app_output, hello_tarball, ran, serve, set_mirror,
+};
 use common::{bitzel, bitzel_command};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether this machine can run the build tests: namespaces and the demo
-/// layer's host tools. Tests print why they are skipped.
-fn can_build() -> bool {
-    let ok = Command::new("unshare")
-        .args(["--user", "--map-root-user", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: user namespaces are not available here");
-    }
-    ok
-}
-
-/// A build directory with its own copy of the demo layer.
-fn demo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let layer = dir.path().join("layer");
-    for entry in walkdir::WalkDir::new(repo().join("recipes")) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(repo().join("recipes")).unwrap();
-        let target = layer.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-    let templates = layer.join("conf/templates/default");
-    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
-    let bblayers = std::fs::read_to_string(templates.join("bblayers.conf.sample"))
-        .unwrap()
-        .replace("##DEMOLAYERDIR##", &layer.display().to_string());
-    std::fs::write(dir.path().join("conf/bblayers.conf"), bblayers).unwrap();
-    std::fs::copy(
-        templates.join("local.conf.sample"),
-        dir.path().join("conf/local.conf"),
-    )
-    .unwrap();
-    dir
-}
-
-/// Builds and returns stdout, asserting success.
-fn build(dir: &Path, args: &[&str]) -> String {
-    let mut all = vec!["build"];
-    all.extend_from_slice(args);
-    let out = bitzel(&all, dir);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-/// The tasks a build ran, from its `running` lines.
-fn ran(stdout: &str) -> Vec<String> {
-    let mut tasks: Vec<String> = stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("running "))
-        .map(str::to_string)
-        .collect();
-    tasks.sort();
-    tasks
-}
-
-fn greet_app_output(dir: &Path) -> String {
-    let work = dir.join("tmp/work/x86_64-linux/greet-app/1.0");
-    let out = Command::new(work.join("image/usr/bin/greet-app"))
-        .env("LD_LIBRARY_PATH", work.join("recipe-sysroot/usr/lib"))
-        .output()
-        .expect("greet-app runs");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn cold_build_runs_and_a_second_build_runs_nothing() {
@@ -343,57 +266,6 @@ fn a_corrupted_cache_blob_is_detected_and_the_task_runs_again() {
     );
 }
 
-/// The demo's `hello` tarball, made as `scripts/bitbake-demo.sh` makes it.
-fn hello_tarball(layer: &Path) -> Vec<u8> {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(
-            "tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-             --mode=u=rwX,go=rX --format=gnu -C \"$1\" -cf - hello-1.0 | gzip -9n",
-        )
-        .arg("sh")
-        .arg(layer.join("recipes-demo/hello/tarball"))
-        .output()
-        .expect("tar and gzip run");
-    assert!(out.status.success());
-    out.stdout
-}
-
-/// Serves `body` to every request on a free port of 127.0.0.1; returns
-/// the URL prefix.
-fn serve(body: Vec<u8>) -> String {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let header = format!(
-                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/gzip\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(header.as_bytes());
-            let _ = stream.write_all(&body);
-        }
-    });
-    format!("http://127.0.0.1:{port}")
-}
-
-fn set_mirror(dir: &Path, url: &str) {
-    let conf = dir.join("conf/local.conf");
-    let mut text = std::fs::read_to_string(&conf).unwrap();
-    text.push_str(&format!("\nDEMO_MIRROR = \"{url}\"\n"));
-    std::fs::write(conf, text).unwrap();
-}
-
 #[test]
 fn a_tarball_is_fetched_over_http_with_its_checksum_checked() {
     if !can_build() {
@@ -401,7 +273,8 @@ fn a_tarball_is_fetched_over_http_with_its_checksum_checked() {
     }
     let dir = demo();
     let tarball = hello_tarball(&dir.path().join("layer"));
-    set_mirror(dir.path(), &serve(tarball.clone()));
+    let server = serve(tarball.clone());
+    set_mirror(dir.path(), server.url());
     build(dir.path(), &["hello"]);
     let program = dir
         .path()
@@ -414,7 +287,8 @@ fn a_tarball_is_fetched_over_http_with_its_checksum_checked() {
     let dir = demo();
     let mut wrong = tarball;
     wrong.extend_from_slice(b"tampered");
-    set_mirror(dir.path(), &serve(wrong));
+    let server = serve(wrong);
+    set_mirror(dir.path(), server.url());
     let out = bitzel(&["build", "hello"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");

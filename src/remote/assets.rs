@@ -97,10 +97,7 @@ impl RemoteCache {
             ));
         }
         self.block_on(transfer::download_blobs(
-            &shared.client,
-            &shared.counters,
-            &limits,
-            &shared.local,
+            &shared.transfer(&limits),
             &[digest],
         ))
         .map_err(|e| e.to_string())?;
@@ -153,16 +150,9 @@ impl DownloadCache for RemoteCache {
         // On the caller's thread: a push is rare (one per fetched
         // download).
         let pushed = self.block_on(async {
-            transfer::upload_blobs(
-                &shared.client,
-                &shared.counters,
-                &limits,
-                &shared.local,
-                &[digest],
-                &Default::default(),
-            )
-            .await
-            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+            transfer::upload_blobs(&shared.transfer(&limits), &[digest], &Default::default())
+                .await
+                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
             shared
                 .client
                 .push_blob(&shared.counters, url, qualifiers(&hash), &digest)

@@ -6,8 +6,8 @@
 //! Invariants: every attempt of every RPC is counted and bounded in time
 //! (client side, so a server that stops answering costs at most
 //! `attempts × deadline` plus the backoff); only errors that may pass
-//! (unavailable, deadline, resource exhausted, aborted, internal, unknown)
-//! are retried; messages are capped at [`MAX_MESSAGE`].
+//! (unavailable, deadline, cancelled, resource exhausted, aborted,
+//! internal, unknown) are retried; messages are capped at [`MAX_MESSAGE`].
 
 use std::future::Future;
 use std::io::Read;
@@ -23,7 +23,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use tonic::{Code, Request, Status};
 
 use super::RemoteConfig;
-use crate::cas::{BlobWriter, Digest, reapi};
+use crate::cas::{BlobWriter, CasError, Digest, reapi};
 
 /// The largest gRPC message sent or accepted: batches are kept below the
 /// server's `max_batch_total_size_bytes` and this; ByteStream carries the
@@ -490,7 +490,7 @@ impl Client {
         &self,
         counters: &Counters,
         digest: &Digest,
-        mut new_writer: impl FnMut() -> Result<Option<BlobWriter>, String>,
+        mut new_writer: impl FnMut() -> Result<Option<BlobWriter>, CasError>,
     ) -> Result<(), ReadError> {
         let deadline = self.transfer_deadline(digest.size_bytes);
         let mut attempt = 0;
@@ -543,13 +543,9 @@ impl Client {
                 .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
             // Blocking file I/O in this future: it runs alone on the
             // caller's thread (`block_on`), so nothing else waits.
-            writer
-                .write(&chunk.data)
-                .map_err(|e| ReadError::Content(e.to_string()))?;
+            writer.write(&chunk.data).map_err(ReadError::Local)?;
         }
-        writer
-            .finish()
-            .map_err(|e| ReadError::Content(e.to_string()))
+        writer.finish().map_err(ReadError::Local)
     }
 
     /// Uploads the blob `digest`, read from `open()`, with
@@ -686,14 +682,13 @@ impl Client {
     }
 }
 
-/// Why a streamed download failed: the server, or what it sent, or the
-/// local cache.
+/// Why a streamed download failed: the server, or the local cache
+/// storing it (where content not matching the digest is found, as
+/// [`CasError::Corrupt`]).
 #[derive(Debug)]
 pub enum ReadError {
     Remote(Status),
-    /// The content does not match the digest.
-    Content(String),
-    Local(String),
+    Local(CasError),
 }
 
 /// The request stream of a ByteStream.Write: the file in [`CHUNK`]s, the
@@ -753,11 +748,13 @@ impl Iterator for Chunks {
 }
 
 /// Errors worth another attempt: the server or the network may recover.
+/// (tonic reports its own request timeout as `Cancelled`.)
 pub fn is_transient(code: Code) -> bool {
     matches!(
         code,
         Code::Unavailable
             | Code::DeadlineExceeded
+            | Code::Cancelled
             | Code::ResourceExhausted
             | Code::Aborted
             | Code::Internal

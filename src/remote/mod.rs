@@ -219,6 +219,8 @@ struct Shared {
     uploads_off: AtomicBool,
     /// Task keys whose remote results were refused in this build.
     refused: Mutex<HashSet<Digest>>,
+    /// Blobs the server sent with the wrong content.
+    served_wrong: Mutex<HashSet<Digest>>,
     /// Remote Asset is not offered by the server.
     assets_off: AtomicBool,
     lookups: AtomicU64,
@@ -246,6 +248,16 @@ impl Shared {
 
     fn is_disabled(&self) -> bool {
         lock(&self.disabled).is_some()
+    }
+
+    fn transfer<'a>(&'a self, limits: &'a Limits) -> transfer::Transfer<'a> {
+        transfer::Transfer {
+            client: &self.client,
+            counters: &self.counters,
+            limits,
+            local: &self.local,
+            served_wrong: &self.served_wrong,
+        }
     }
 
     fn warn_once(&self, flag: &AtomicBool, message: String) {
@@ -303,6 +315,7 @@ impl RemoteCache {
             disabled: Mutex::new(None),
             uploads_off: AtomicBool::new(false),
             refused: Mutex::new(HashSet::new()),
+            served_wrong: Mutex::new(HashSet::new()),
             assets_off: AtomicBool::new(false),
             lookups: AtomicU64::new(0),
             hits: AtomicU64::new(0),
@@ -456,10 +469,7 @@ impl RemoteCache {
         };
         let shared = self.shared();
         let outcome = self.block_on(transfer::download_results(
-            &shared.client,
-            &shared.counters,
-            &limits,
-            &shared.local,
+            &shared.transfer(&limits),
             results,
         ));
         match outcome {
@@ -500,15 +510,7 @@ impl RemoteCache {
             if shared.uploads_off.load(Ordering::Relaxed) || shared.is_disabled() {
                 return;
             }
-            let outcome = transfer::upload_result(
-                &shared.client,
-                &shared.counters,
-                &limits,
-                &shared.local,
-                &key,
-                &result,
-            )
-            .await;
+            let outcome = transfer::upload_result(&shared.transfer(&limits), &key, &result).await;
             match outcome {
                 Ok(blobs) => {
                     shared.uploaded_results.fetch_add(1, Ordering::Relaxed);

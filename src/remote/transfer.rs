@@ -11,6 +11,7 @@
 //! [`Cache::put_verified_many`] or a [`crate::cas::BlobWriter`]).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use prost::Message;
 use tokio::task::JoinSet;
@@ -18,7 +19,36 @@ use tokio::task::JoinSet;
 use super::client::{Client, Counters, ReadError};
 use super::key::task_action;
 use super::{Failure, Limits};
-use crate::cas::{Cache, Digest, reapi};
+use crate::cas::{Cache, CasError, Digest, reapi};
+
+/// What a transfer works with.
+pub struct Transfer<'a> {
+    pub client: &'a Client,
+    pub counters: &'a Arc<Counters>,
+    pub limits: &'a Limits,
+    pub local: &'a Cache,
+    /// Blobs the server sent with the wrong content in this build: the
+    /// next upload of a result naming one sends it again, whatever
+    /// FindMissingBlobs says, so that a server that overwrites repairs
+    /// its copy.
+    pub served_wrong: &'a Mutex<HashSet<Digest>>,
+}
+
+impl Transfer<'_> {
+    /// A downloaded blob that does not match its digest is the server's
+    /// fault: noted, and reported as such.
+    fn refuse_content(&self, error: CasError) -> Failure {
+        match error {
+            CasError::Corrupt { digest, reason, .. } => {
+                super::lock(self.served_wrong).insert(digest);
+                Failure::Rejected(format!(
+                    "the server's blob {digest} does not match its digest ({reason})"
+                ))
+            }
+            other => Failure::local(other),
+        }
+    }
+}
 
 /// What a blob costs in a batch besides its bytes (digest, framing).
 const BLOB_OVERHEAD: u64 = 256;
@@ -54,13 +84,14 @@ fn plan_batches(digests: &[Digest], limit: u64) -> (Vec<Vec<Digest>>, Vec<Digest
 }
 
 /// Downloads the blobs `digests` into `local`, batched, checked.
-pub async fn download_blobs(
-    client: &Client,
-    counters: &std::sync::Arc<Counters>,
-    limits: &Limits,
-    local: &Cache,
-    digests: &[Digest],
-) -> Result<(), Failure> {
+pub async fn download_blobs(transfer: &Transfer<'_>, digests: &[Digest]) -> Result<(), Failure> {
+    let Transfer {
+        client,
+        counters,
+        limits,
+        local,
+        ..
+    } = *transfer;
     let wanted: Vec<Digest> = digests
         .iter()
         .copied()
@@ -77,7 +108,7 @@ pub async fn download_blobs(
             && let Some(batch) = batches.next()
         {
             let client = client.clone();
-            let counters = counters.clone();
+            let counters = Arc::clone(counters);
             running.spawn(async move { client.batch_read(&counters, &batch).await });
         }
         let Some(joined) = running.join_next().await else {
@@ -88,19 +119,16 @@ pub async fn download_blobs(
             .map_err(Failure::from_status)?;
         local
             .put_verified_many(blobs.iter().map(|(d, data)| (*d, data.as_slice())))
-            .map_err(|e| Failure::Rejected(e.to_string()))?;
+            .map_err(|e| transfer.refuse_content(e))?;
     }
     for digest in large {
         let result = client
-            .bytestream_read(counters, &digest, || {
-                local.blob_writer(&digest).map_err(|e| e.to_string())
-            })
+            .bytestream_read(counters, &digest, || local.blob_writer(&digest))
             .await;
         match result {
             Ok(()) => {}
             Err(ReadError::Remote(status)) => return Err(Failure::from_status(status)),
-            Err(ReadError::Content(reason)) => return Err(Failure::Rejected(reason)),
-            Err(ReadError::Local(reason)) => return Err(Failure::Local(reason)),
+            Err(ReadError::Local(error)) => return Err(transfer.refuse_content(error)),
         }
     }
     Ok(())
@@ -110,13 +138,17 @@ pub async fn download_blobs(
 /// else from `local` (read back and hashed, so a damaged local blob is
 /// never uploaded).
 pub async fn upload_blobs(
-    client: &Client,
-    counters: &Counters,
-    limits: &Limits,
-    local: &Cache,
+    transfer: &Transfer<'_>,
     digests: &[Digest],
     inline: &HashMap<Digest, Vec<u8>>,
 ) -> Result<usize, Failure> {
+    let Transfer {
+        client,
+        counters,
+        limits,
+        local,
+        ..
+    } = *transfer;
     let all: Vec<Digest> = digests
         .iter()
         .copied()
@@ -124,13 +156,20 @@ pub async fn upload_blobs(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut missing = Vec::new();
+    let served_wrong = super::lock(transfer.served_wrong).clone();
+    let mut missing: Vec<Digest> = all
+        .iter()
+        .copied()
+        .filter(|d| served_wrong.contains(d))
+        .collect();
     for chunk in all.chunks(FIND_MISSING_CHUNK) {
         missing.extend(
             client
                 .find_missing(counters, chunk)
                 .await
-                .map_err(Failure::from_status)?,
+                .map_err(Failure::from_status)?
+                .into_iter()
+                .filter(|d| !served_wrong.contains(d)),
         );
     }
     if let Some(max) = limits.max_blob
@@ -162,6 +201,12 @@ pub async fn upload_blobs(
             .bytestream_write(counters, digest, || std::fs::File::open(&path))
             .await
             .map_err(Failure::from_status)?;
+    }
+    if !served_wrong.is_empty() {
+        let mut still_wrong = super::lock(transfer.served_wrong);
+        for digest in &missing {
+            still_wrong.remove(digest);
+        }
     }
     Ok(missing.len())
 }
@@ -241,13 +286,11 @@ fn tree_digest(output: &reapi::OutputDirectory) -> Result<Digest, String> {
 /// server lacks, the Action and Command naming the key, then the
 /// ActionCache entry. Returns the number of blobs uploaded.
 pub async fn upload_result(
-    client: &Client,
-    counters: &Counters,
-    limits: &Limits,
-    local: &Cache,
+    transfer: &Transfer<'_>,
     key: &Digest,
     result: &reapi::ActionResult,
 ) -> Result<usize, Failure> {
+    let local = transfer.local;
     let action = task_action(key);
     let mut inline: HashMap<Digest, Vec<u8>> = HashMap::new();
     inline.insert(Digest::of_bytes(&action.command), action.command);
@@ -266,9 +309,10 @@ pub async fn upload_result(
     }
     let mut all: Vec<Digest> = inline.keys().copied().collect();
     all.extend(from_cache);
-    let uploaded = upload_blobs(client, counters, limits, local, &all, &inline).await?;
-    client
-        .update_action_result(counters, &action.digest, result)
+    let uploaded = upload_blobs(transfer, &all, &inline).await?;
+    transfer
+        .client
+        .update_action_result(transfer.counters, &action.digest, result)
         .await
         .map_err(Failure::from_status)?;
     Ok(uploaded)
@@ -278,12 +322,10 @@ pub async fn upload_result(
 /// name and the local cache lacks, then records each result in the local
 /// action cache.
 pub async fn download_results(
-    client: &Client,
-    counters: &std::sync::Arc<Counters>,
-    limits: &Limits,
-    local: &Cache,
+    transfer: &Transfer<'_>,
     results: &[(Digest, reapi::ActionResult)],
 ) -> Result<(), Failure> {
+    let local = transfer.local;
     let mut trees = Vec::new();
     let mut files = Vec::new();
     for (_, result) in results {
@@ -296,7 +338,7 @@ pub async fn download_results(
         files.extend(loose_blobs(result).map_err(Failure::Rejected)?);
     }
     let tree_digests: Vec<Digest> = trees.iter().map(|(d, _)| *d).collect();
-    download_blobs(client, counters, limits, local, &tree_digests).await?;
+    download_blobs(transfer, &tree_digests).await?;
     let mut directories = Vec::new();
     for (digest, root) in &trees {
         // Read back through the cache: hashed again, so what is parsed is
@@ -314,7 +356,7 @@ pub async fn download_results(
     local
         .put_verified_many(directories.iter().map(|(d, b)| (*d, b.as_slice())))
         .map_err(Failure::local)?;
-    download_blobs(client, counters, limits, local, &files).await?;
+    download_blobs(transfer, &files).await?;
     for (key, result) in results {
         local
             .put_action_result(key, result)

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Times `bitzel build greet-app` of the demo layer with a remote cache on
+# loopback, against buildbox-casd and BuildGrid (installed by
+# scripts/remote-servers.sh), each started here on a free port:
+#   cold        empty tmp/ and local cache, no remote cache
+#   cold+upload the same, uploading every result to an empty server
+#   restore     empty tmp/ and local cache, every result on the server
+# and prints the remote summary line of one restore (RPCs per restored
+# task). The parse cache (cache/bitzel/) is kept in every case, so that
+# the figures are the tasks' and the cache's.
+#
+#   scripts/bench-remote.sh [RUNS]      (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+runs=${1:-10}
+bitzel=$repo/target/release/bitzel
+[[ -x $bitzel ]] || cargo build --release --locked
+# shellcheck source=scripts/remote-servers.sh
+. scripts/remote-servers.sh
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 1 3000); do
+        (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "port $1 never opened" >&2
+    return 1
+}
+
+# A build directory of the demo layer, with a warm parse cache.
+build_dir=$work/build
+mkdir -p "$build_dir/conf"
+templates=$repo/recipes/conf/templates/default
+sed "s#\#\#DEMOLAYERDIR\#\##$repo/recipes#" "$templates/bblayers.conf.sample" >"$build_dir/conf/bblayers.conf"
+cp "$templates/local.conf.sample" "$build_dir/conf/local.conf"
+cd "$build_dir"
+"$bitzel" build greet-app >/dev/null
+empty_local="rm -rf $build_dir/tmp $build_dir/cache/cas $build_dir/cache/ac $build_dir/cache/tmp"
+
+# casd, restarted on an empty store before each cold+upload run by
+# $work/casd-fresh.
+casd_port=$(free_port)
+cat >"$work/casd-fresh" <<EOF
+#!/usr/bin/env bash
+[ -f $work/casd.pid ] && kill \$(cat $work/casd.pid) 2>/dev/null && while kill -0 \$(cat $work/casd.pid) 2>/dev/null; do sleep 0.01; done
+rm -rf $work/casd-store
+"$BITZEL_TEST_CASD" --bind=127.0.0.1:$casd_port $work/casd-store >/dev/null 2>&1 &
+echo \$! >$work/casd.pid
+for _ in \$(seq 1 1000); do (echo >/dev/tcp/127.0.0.1/$casd_port) 2>/dev/null && exit 0; sleep 0.01; done
+exit 1
+EOF
+chmod +x "$work/casd-fresh"
+casd=grpc://127.0.0.1:$casd_port
+
+# BuildGrid: one in-memory instance per run, so that each cold+upload
+# run meets an empty one.
+bgd_port=$(free_port)
+{
+    printf 'server:\n  - !channel\n    address: "127.0.0.1:%s"\n    insecure-mode: true\n' "$bgd_port"
+    printf 'authorization:\n  method: none\ninstances:\n'
+    for i in $(seq 0 "$runs"); do
+        printf '  - name: "run%s"\n    storages:\n      - !lru-storage &cas%s\n        size: 256M\n' "$i" "$i"
+        printf '    caches:\n      - !lru-action-cache &ac%s\n        storage: *cas%s\n        max-cached-refs: 10000\n' "$i" "$i"
+        printf '    services:\n      - !action-cache\n        cache: *ac%s\n      - !cas\n        storage: *cas%s\n      - !bytestream\n        storage: *cas%s\n' "$i" "$i" "$i"
+    done
+} >"$work/bgd.yml"
+"$BITZEL_TEST_BGD" server start "$work/bgd.yml" >"$work/bgd.log" 2>&1 &
+pids+=($!)
+wait_port "$bgd_port"
+bgd=grpc://127.0.0.1:$bgd_port
+echo "$((runs + 1))" >"$work/bgd-next"
+# The next BuildGrid instance, for cold+upload runs.
+cat >"$work/bgd-next-instance" <<EOF
+#!/usr/bin/env bash
+n=\$(cat $work/bgd-next); echo \$((n - 1)) >$work/bgd-next; echo run\$((n - 1))
+EOF
+chmod +x "$work/bgd-next-instance"
+
+echo "== cold, no remote cache"
+hyperfine -N --runs "$runs" --prepare "$empty_local" "$bitzel build greet-app"
+
+echo "== cold, uploading to an empty buildbox-casd"
+hyperfine --runs "$runs" --prepare "$empty_local; $work/casd-fresh" \
+    "$bitzel build greet-app --remote-cache $casd"
+pids+=("$(cat "$work/casd.pid")")
+echo "== restore from buildbox-casd, empty local cache"
+hyperfine -N --runs "$runs" --prepare "$empty_local" \
+    "$bitzel build greet-app --remote-cache $casd --remote-upload=false"
+$empty_local
+"$bitzel" build greet-app --remote-cache "$casd" --remote-upload=false | tail -2
+
+echo "== cold, uploading to an empty BuildGrid instance"
+hyperfine --runs "$runs" --prepare "$empty_local" \
+    "$bitzel build greet-app --remote-cache $bgd --remote-instance \$($work/bgd-next-instance)"
+echo "== restore from BuildGrid, empty local cache"
+hyperfine -N --runs "$runs" --prepare "$empty_local" \
+    "$bitzel build greet-app --remote-cache $bgd --remote-instance run$runs --remote-upload=false"
+$empty_local
+"$bitzel" build greet-app --remote-cache "$bgd" --remote-instance "run$runs" --remote-upload=false | tail -2
+uptime
