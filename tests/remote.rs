@@ -602,6 +602,76 @@ fn a_server_killed_mid_build_leaves_the_build_to_finish_locally() {
 }
 
 #[test]
+fn a_server_killed_between_lookup_and_download_leaves_the_tasks_to_run() {
+    if !can_build() {
+        return;
+    }
+    let Some(casd) = casd_program() else { return };
+    let mut server = start_casd(&casd);
+    let url = server.url("grpc");
+    build(demo().path(), &["greet-app", "--remote-cache", &url]);
+
+    // Another machine where greet-app's do_fetch differs (and takes a
+    // second): libgreet's results are found on the server, and needed
+    // only once greet-app's sysroot is prepared, after do_fetch. The
+    // server dies while do_fetch runs.
+    let dir = demo();
+    let recipe = dir
+        .path()
+        .join("layer/recipes-demo/greet-app/greet-app_1.0.bb");
+    let mut text = std::fs::read_to_string(&recipe).unwrap();
+    text.push_str("\npython do_fetch:append() {\n    import time\n    time.sleep(1)\n}\n");
+    std::fs::write(&recipe, text).unwrap();
+    let mut child = bitzel_command(
+        &[
+            "build",
+            "-j",
+            "1",
+            "greet-app",
+            "--remote-cache",
+            &url,
+            "--remote-upload=false",
+        ],
+        dir.path(),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = Vec::new();
+    {
+        use std::io::BufRead;
+        let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 0 {
+            if line.starts_with("running greet-app.do_fetch") {
+                server.kill();
+            }
+            lines.push(std::mem::take(&mut line));
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = lines.concat();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // Found on the server, refused when they could not be downloaded.
+    assert!(
+        stderr.contains("building without it") && stderr.contains("not using"),
+        "{stderr}"
+    );
+    let tasks = ran(&stdout);
+    assert!(
+        tasks.contains(&"greet-app.do_fetch".to_string()),
+        "{stdout}"
+    );
+    assert!(
+        tasks.contains(&"libgreet.do_populate_sysroot".to_string()),
+        "{stdout}"
+    );
+    assert_eq!(greet_app_output(dir.path()), "Hello, Bitzel!\n");
+}
+
+#[test]
 fn an_absent_or_hanging_server_only_costs_a_warning() {
     if !can_build() {
         return;
