@@ -335,8 +335,9 @@ instances:
 /// Builds greet-app on a first machine, filling the remote cache, then
 /// on a second one with an empty local cache: nothing runs there and only
 /// greet-app's results are downloaded. `args` name the remote cache;
-/// `env` is the environment both builds get.
-fn fill_then_reuse(args: &[&str], env: &[(&str, &str)]) {
+/// `env` is the environment both builds get. Returns the second build
+/// directory.
+fn fill_then_reuse(args: &[&str], env: &[(&str, &str)]) -> tempfile::TempDir {
     let first = demo();
     let mut all = vec!["build", "greet-app"];
     all.extend_from_slice(args);
@@ -391,7 +392,14 @@ fn fill_then_reuse(args: &[&str], env: &[(&str, &str)]) {
         remote_line(&stdout).contains(" 0 results downloaded"),
         "{stdout}"
     );
+    // libgreet's results, looked up but never needed, are remembered:
+    // nothing is asked of the server.
+    assert!(
+        remote_line(&stdout).contains("0 of 0 lookups hit, 8 results known from earlier lookups"),
+        "{stdout}"
+    );
     assert_eq!(greet_app_output(second.path()), "Hello, Bitzel!\n");
+    second
 }
 
 /// A result holding a 6 MiB file (more than a batch may carry) goes up
@@ -455,8 +463,26 @@ fn a_second_machine_builds_greet_app_from_casd_without_running_a_task() {
         return;
     }
     let Some(casd) = casd_program() else { return };
-    let server = start_casd(&casd);
-    fill_then_reuse(&["--remote-cache", &server.url("grpc")], &[]);
+    let mut server = start_casd(&casd);
+    let url = server.url("grpc");
+    let second = fill_then_reuse(&["--remote-cache", &url], &[]);
+
+    // Offline: with the server gone, a rebuild after deleting tmp/ still
+    // runs nothing (greet-app's results are local, libgreet's known).
+    server.kill();
+    std::fs::remove_dir_all(second.path().join("tmp")).unwrap();
+    let out = bitzel_command(
+        &["build", "greet-app", "--remote-cache", &url],
+        second.path(),
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(ran(&stdout), Vec::<String>::new(), "{stdout}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert_eq!(greet_app_output(second.path()), "Hello, Bitzel!\n");
 }
 
 #[test]
@@ -495,7 +521,7 @@ fn a_second_machine_builds_greet_app_from_buildgrid_over_tls_with_a_token() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("Unauthenticated"), "{stderr}");
 
-    fill_then_reuse(&remote, &[("BITZEL_REMOTE_TOKEN", token.as_str())]);
+    let _ = fill_then_reuse(&remote, &[("BITZEL_REMOTE_TOKEN", token.as_str())]);
 
     let mut config = RemoteConfig::new(url.clone());
     config.instance = "bitzel-ci".to_string();

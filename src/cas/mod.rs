@@ -13,6 +13,8 @@
 //!                               named by the task key; mtime = last use
 //!   tmp/                        temporary files, renamed into place
 //!   lock                        flock: builds shared, gc exclusive
+//!   remote/                     the remote cache's records of results
+//!                               it found on a server (src/remote/memo.rs)
 //! ```
 //!
 //! The object model is REAPI v2's, through the `bazel-remote-apis` types

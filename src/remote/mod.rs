@@ -9,6 +9,8 @@
 //! results it actually restores (nothing else is downloaded), and hands
 //! every result it produced to [`RemoteCache::upload`]. Each task key is
 //! wrapped in a REAPI Action to become an ActionCache key (`key.rs`).
+//! Results found but not downloaded are remembered locally (`memo.rs`),
+//! so that later builds know them without asking.
 //!
 //! Threading: one tokio runtime with one worker thread, owned here.
 //! Lookups, downloads and Remote Asset fetches block the calling thread
@@ -33,6 +35,7 @@
 mod assets;
 mod client;
 mod key;
+mod memo;
 mod transfer;
 
 use std::collections::HashSet;
@@ -145,8 +148,11 @@ pub struct RemoteStats {
     pub url: String,
     /// Attempts of each RPC sent (retries included).
     pub rpcs: Vec<(&'static str, u64)>,
+    /// Results asked of the server, and found there.
     pub lookups: u64,
     pub hits: u64,
+    /// Results known from earlier builds' lookups, without asking.
+    pub recalled: u64,
     /// Results whose blobs were downloaded and restored locally.
     pub downloaded_results: u64,
     /// Results uploaded, and the blobs the server lacked for them.
@@ -170,10 +176,15 @@ impl fmt::Display for RemoteStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "remote cache {}: {} of {} lookups hit, {} results downloaded ({:.1} kB), {} uploaded ({} blobs, {:.1} kB)",
-            self.url,
-            self.hits,
-            self.lookups,
+            "remote cache {}: {} of {} lookups hit",
+            self.url, self.hits, self.lookups,
+        )?;
+        if self.recalled > 0 {
+            write!(f, ", {} results known from earlier lookups", self.recalled)?;
+        }
+        write!(
+            f,
+            ", {} results downloaded ({:.1} kB), {} uploaded ({} blobs, {:.1} kB)",
             self.downloaded_results,
             self.bytes_down as f64 / 1000.0,
             self.uploaded_results,
@@ -223,8 +234,11 @@ struct Shared {
     served_wrong: Mutex<HashSet<Digest>>,
     /// Remote Asset is not offered by the server.
     assets_off: AtomicBool,
+    /// Results found on this server in earlier builds.
+    memo: memo::Memo,
     lookups: AtomicU64,
     hits: AtomicU64,
+    recalled: AtomicU64,
     downloaded_results: AtomicU64,
     uploaded_results: AtomicU64,
     uploaded_blobs: AtomicU64,
@@ -306,7 +320,10 @@ impl RemoteCache {
             let _entered = runtime.enter();
             Client::new(&config, ca_pem)?
         };
+        let memo = memo::Memo::new(local.root(), &config.url, &config.instance);
         let shared = Shared {
+            memo,
+            recalled: AtomicU64::new(0),
             config,
             client,
             local,
@@ -387,25 +404,35 @@ impl RemoteCache {
     }
 
     /// The remote results of the task keys `keys` (in order; `None`: a
-    /// miss, or the server is unusable). Asked concurrently.
+    /// miss, or the server is unusable): remembered from an earlier build
+    /// ([`memo`]), else asked, concurrently.
     pub fn lookup(&self, keys: &[Digest]) -> Vec<Option<reapi::ActionResult>> {
-        let mut found = vec![None; keys.len()];
-        if keys.is_empty() || self.limits().is_none() {
-            return found;
-        }
         let shared = self.shared();
         let refused = lock(&shared.refused).clone();
+        let mut found = vec![None; keys.len()];
+        let mut ask = Vec::new();
+        for (index, key) in keys.iter().enumerate() {
+            if refused.contains(key) {
+                continue;
+            }
+            match shared.memo.recall(key).filter(|r| check_result(r).is_ok()) {
+                Some(result) => found[index] = Some(result),
+                None => ask.push(index),
+            }
+        }
+        let recalled = found.iter().filter(|r| r.is_some()).count() as u64;
+        shared.recalled.fetch_add(recalled, Ordering::Relaxed);
+        if ask.is_empty() || self.limits().is_none() {
+            return found;
+        }
         let failure = self.block_on(async {
             let mut running = tokio::task::JoinSet::new();
             let mut next = 0;
             let mut failure = None;
             loop {
-                while running.len() < PARALLEL_LOOKUPS && next < keys.len() {
-                    let index = next;
+                while running.len() < PARALLEL_LOOKUPS && next < ask.len() {
+                    let index = ask[next];
                     next += 1;
-                    if refused.contains(&keys[index]) {
-                        continue;
-                    }
                     let client = shared.client.clone();
                     let counters = shared.counters.clone();
                     let action = action_digest(&keys[index]);
@@ -436,21 +463,27 @@ impl RemoteCache {
             shared.disable(reason);
         }
         let mut hits = 0;
-        for slot in &mut found {
-            if let Some(result) = slot
-                && let Err(reason) = check_result(result)
-            {
-                eprintln!(
-                    "warning: remote cache {}: ignoring an invalid result: {reason}",
-                    shared.config.url
-                );
-                *slot = None;
+        for &index in &ask {
+            let slot = &mut found[index];
+            if let Some(result) = slot {
+                match check_result(result) {
+                    Ok(()) => {
+                        shared.memo.remember(&keys[index], result);
+                        hits += 1;
+                    }
+                    Err(reason) => {
+                        eprintln!(
+                            "warning: remote cache {}: ignoring an invalid result: {reason}",
+                            shared.config.url
+                        );
+                        *slot = None;
+                    }
+                }
             }
-            hits += u64::from(slot.is_some());
         }
         shared
             .lookups
-            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+            .fetch_add(ask.len() as u64, Ordering::Relaxed);
         shared.hits.fetch_add(hits, Ordering::Relaxed);
         found
     }
@@ -477,6 +510,10 @@ impl RemoteCache {
                 shared
                     .downloaded_results
                     .fetch_add(results.len() as u64, Ordering::Relaxed);
+                // The local action cache has them now.
+                for (key, _) in results {
+                    shared.memo.forget(key);
+                }
                 Ok(())
             }
             Err(failure) => {
@@ -491,6 +528,7 @@ impl RemoteCache {
     /// Never offers the remote result of `key` again in this build.
     pub fn refuse(&self, key: &Digest) {
         lock(&self.shared().refused).insert(*key);
+        self.shared().memo.forget(key);
     }
 
     /// Uploads the result of the task `key` in the background (unless
@@ -552,6 +590,7 @@ impl RemoteCache {
                 .collect(),
             lookups: get(&shared.lookups),
             hits: get(&shared.hits),
+            recalled: get(&shared.recalled),
             downloaded_results: get(&shared.downloaded_results),
             uploaded_results: get(&shared.uploaded_results),
             uploaded_blobs: get(&shared.uploaded_blobs),
