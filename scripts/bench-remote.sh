@@ -47,7 +47,7 @@ sed "s#\#\#DEMOLAYERDIR\#\##$repo/recipes#" "$templates/bblayers.conf.sample" >"
 cp "$templates/local.conf.sample" "$build_dir/conf/local.conf"
 cd "$build_dir"
 "$bitzel" build greet-app >/dev/null
-empty_local="rm -rf $build_dir/tmp $build_dir/cache/cas $build_dir/cache/ac $build_dir/cache/tmp"
+empty_local="rm -rf $build_dir/tmp $build_dir/cache/cas $build_dir/cache/ac $build_dir/cache/tmp $build_dir/cache/remote"
 
 # casd, restarted on an empty store before each upload run by
 # $work/casd-fresh.

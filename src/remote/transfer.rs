@@ -54,6 +54,9 @@ impl Transfer<'_> {
 const BLOB_OVERHEAD: u64 = 256;
 /// Digests per FindMissingBlobs request (≈ 80 bytes each).
 const FIND_MISSING_CHUNK: usize = 10_000;
+/// Uploads up to this many bytes (with overhead) are sent whole, without
+/// FindMissingBlobs first.
+const SMALL_UPLOAD: u64 = 64 << 10;
 /// Batch downloads in flight at once.
 const PARALLEL_BATCHES: usize = 4;
 
@@ -134,9 +137,10 @@ pub async fn download_blobs(transfer: &Transfer<'_>, digests: &[Digest]) -> Resu
     Ok(())
 }
 
-/// Uploads the blobs `digests` the server lacks: from `inline` when there,
-/// else from `local` (read back and hashed, so a damaged local blob is
-/// never uploaded).
+/// Uploads the blobs `digests` the server lacks (all of them when they
+/// are few and small): from `inline` when there, else from `local` (read
+/// back and hashed, so a damaged local blob is never uploaded). Returns
+/// how many were sent.
 pub async fn upload_blobs(
     transfer: &Transfer<'_>,
     digests: &[Digest],
@@ -157,12 +161,16 @@ pub async fn upload_blobs(
         .into_iter()
         .collect();
     let served_wrong = super::lock(transfer.served_wrong).clone();
+    let total: u64 = all.iter().map(|d| d.size_bytes + BLOB_OVERHEAD).sum();
+    // Sending a few kilobytes again costs less than asking which of them
+    // the server lacks (a round trip): small uploads skip the question.
+    let ask = total > SMALL_UPLOAD.min(limits.batch_bytes);
     let mut missing: Vec<Digest> = all
         .iter()
         .copied()
-        .filter(|d| served_wrong.contains(d))
+        .filter(|d| !ask || served_wrong.contains(d))
         .collect();
-    for chunk in all.chunks(FIND_MISSING_CHUNK) {
+    for chunk in all.chunks(FIND_MISSING_CHUNK).filter(|_| ask) {
         missing.extend(
             client
                 .find_missing(counters, chunk)
