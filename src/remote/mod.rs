@@ -111,6 +111,9 @@ pub(crate) enum Failure {
     /// The server answered with something that is not right (a blob that
     /// does not match its digest, a missing blob, an invalid tree).
     Rejected(String),
+    /// The server does not let us do this (permission, authentication,
+    /// an unimplemented method): a token that may read but not write.
+    Forbidden(String),
     /// The local cache failed.
     Local(String),
 }
@@ -122,6 +125,9 @@ impl Failure {
         match status.code() {
             Code::NotFound | Code::InvalidArgument | Code::FailedPrecondition | Code::DataLoss => {
                 Failure::Rejected(text)
+            }
+            Code::PermissionDenied | Code::Unauthenticated | Code::Unimplemented => {
+                Failure::Forbidden(text)
             }
             _ => Failure::Unavailable(text),
         }
@@ -135,9 +141,10 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Unavailable(text) | Failure::Rejected(text) | Failure::Local(text) => {
-                f.write_str(text)
-            }
+            Failure::Unavailable(text)
+            | Failure::Rejected(text)
+            | Failure::Forbidden(text)
+            | Failure::Local(text) => f.write_str(text),
         }
     }
 }
@@ -517,7 +524,7 @@ impl RemoteCache {
                 Ok(())
             }
             Err(failure) => {
-                if let Failure::Unavailable(reason) = &failure {
+                if let Failure::Unavailable(reason) | Failure::Forbidden(reason) = &failure {
                     shared.disable(format!("downloading failed ({reason})"));
                 }
                 Err(failure.to_string())

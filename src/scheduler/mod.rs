@@ -18,6 +18,14 @@
 //! outputs, and the requested recipes' outputs are restored (as BitBake's
 //! setscene restores the target's).
 //!
+//! With a remote cache ([`crate::remote`]), a task the local cache lacks
+//! is looked up there (before the first task starts, in waves of
+//! concurrent lookups, for every task whose key is known by then); a
+//! remote result is treated as a cached one, and its blobs are
+//! downloaded only when it is restored, together with the other results
+//! restored at that moment. Results that cannot be downloaded are refused
+//! and the build planned again, so their tasks run. What ran is uploaded.
+//!
 //! Invariants: a task runs only after all its dependencies succeeded; a
 //! failed task records nothing (no stamp, no action result); the cache is
 //! written only through the CAS's atomic operations.
