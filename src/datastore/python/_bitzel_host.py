@@ -151,7 +151,13 @@ def apply_filter(expression, value):
     return str(bb.filter.apply_filters(value, [expression]))
 
 
+# Every `addpylib` of this process, in order, so that a task's process
+# can load the same libraries.
+pylibs = []
+
+
 def add_pylib(libdir, namespace, global_modules):
+    pylibs.append((libdir, namespace, list(global_modules)))
     for module in global_modules:
         if module not in _context:
             _context[module] = __import__(module)
