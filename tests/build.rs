@@ -6,55 +6,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{bitzel, bitzel_command};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Whether this machine can run the build tests: namespaces and the demo
-/// layer's host tools. Tests print why they are skipped.
-fn can_build() -> bool {
-    let ok = Command::new("unshare")
-        .args(["--user", "--map-root-user", "true"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: user namespaces are not available here");
-    }
-    ok
-}
-
-/// A build directory with its own copy of the demo layer.
-fn demo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let layer = dir.path().join("layer");
-    for entry in walkdir::WalkDir::new(repo().join("recipes")) {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(repo().join("recipes")).unwrap();
-        let target = layer.join(rel);
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-    let templates = layer.join("conf/templates/default");
-    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
-    let bblayers = std::fs::read_to_string(templates.join("bblayers.conf.sample"))
-        .unwrap()
-        .replace("##DEMOLAYERDIR##", &layer.display().to_string());
-    std::fs::write(dir.path().join("conf/bblayers.conf"), bblayers).unwrap();
-    std::fs::copy(
-        templates.join("local.conf.sample"),
-        dir.path().join("conf/local.conf"),
-    )
-    .unwrap();
-    dir
-}
+use common::{bitzel, bitzel_command, can_build, demo};
 
 /// Builds and returns stdout, asserting success.
 fn build(dir: &Path, args: &[&str]) -> String {

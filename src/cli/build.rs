@@ -154,12 +154,13 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<Ended> {
         let name = nix::sys::signal::Signal::try_from(signal)
             .map(|s| s.as_str())
             .unwrap_or("a signal");
-        let line = format!(
-            "build interrupted by {name}: {} running tasks stopped, nothing recorded for them",
-            count(|o| matches!(o, TaskOutcome::Interrupted))
+        let stopped = count(|o| matches!(o, TaskOutcome::Interrupted));
+        out.flush()?;
+        eprintln!(
+            "build interrupted by {name}: {stopped} running task{} stopped, nothing recorded for {}",
+            if stopped == 1 { "" } else { "s" },
+            if stopped == 1 { "it" } else { "them" }
         );
-        writeln!(out, "{line}")?;
-        eprintln!("{line}");
         return Ok(Ended::Interrupted(signal));
     }
     Ok(if summary.failed() {

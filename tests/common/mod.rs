@@ -105,3 +105,69 @@ pub fn graph_json(dir: &Path, args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("bitzel graph prints JSON")
 }
+
+/// The repository (the demo layer is its `recipes/`).
+pub fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether this machine can run the build tests: namespaces and the demo
+/// layer's host tools. Tests print why they are skipped.
+pub fn can_build() -> bool {
+    let ok = Command::new("unshare")
+        .args(["--user", "--map-root-user", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: user namespaces are not available here");
+    }
+    ok
+}
+
+/// A build directory with its own copy of the demo layer.
+pub fn demo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("layer");
+    for entry in walkdir::WalkDir::new(repo().join("recipes")) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(repo().join("recipes")).unwrap();
+        let target = layer.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    let templates = layer.join("conf/templates/default");
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    let bblayers = std::fs::read_to_string(templates.join("bblayers.conf.sample"))
+        .unwrap()
+        .replace("##DEMOLAYERDIR##", &layer.display().to_string());
+    std::fs::write(dir.path().join("conf/bblayers.conf"), bblayers).unwrap();
+    std::fs::copy(
+        templates.join("local.conf.sample"),
+        dir.path().join("conf/local.conf"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Writes `text` as the demo layer's `probe` recipe (`probe_1.0.bb`).
+pub fn write_probe(dir: &Path, text: &str) {
+    write(dir, "layer/recipes-demo/probe/probe_1.0.bb", text);
+}
+
+/// Appends `text` to the build directory's `conf/local.conf`.
+pub fn append_local_conf(dir: &Path, text: &str) {
+    let path = dir.join("conf/local.conf");
+    let mut conf = std::fs::read_to_string(&path).unwrap();
+    conf.push('\n');
+    conf.push_str(text);
+    conf.push('\n');
+    std::fs::write(path, conf).unwrap();
+}
+
+/// The probe recipe's work directory.
+pub fn probe_workdir(dir: &Path) -> std::path::PathBuf {
+    dir.join("tmp/work/x86_64-linux/probe/1.0")
+}
