@@ -141,14 +141,17 @@ fn addpylib_libraries_import_in_python_tasks() {
         format!("{conf}\naddpylib ${{LAYERDIR}}/lib probelib\n"),
     )
     .unwrap();
+    // A BBIMPORTS module, as oe-core's `oe.utils`: reached as an
+    // attribute of the namespace.
+    write(&layer, "lib/probelib/__init__.py", "BBIMPORTS = ['greet']\n");
     write(
         &layer,
-        "lib/probelib/__init__.py",
+        "lib/probelib/greet.py",
         "def greeting(d):\n    return 'hello from probelib for ' + d.getVar('PN')\n",
     );
     python_probe(
         dir.path(),
-        "    import os\n    with open(os.path.join(d.getVar('B'), 'out'), 'w') as f:\n        f.write(probelib.greeting(d))\n",
+        "    import os\n    with open(os.path.join(d.getVar('B'), 'out'), 'w') as f:\n        f.write(probelib.greet.greeting(d))\n",
         "",
     );
     let (code, stdout, stderr) = build_probe(dir.path());
@@ -157,6 +160,13 @@ fn addpylib_libraries_import_in_python_tasks() {
         std::fs::read_to_string(probe_workdir(dir.path()).join("sources/out")).unwrap(),
         "hello from probelib for probe"
     );
+    // Compiled once by bitzel, outside the layer, for every task to load.
+    let cached = dir.path().join(format!(
+        "cache/bitzel/pycache{}",
+        layer.join("lib/probelib/greet.pyc").display()
+    ));
+    assert!(cached.is_file(), "no {}", cached.display());
+    assert!(!layer.join("lib/probelib/__pycache__").exists());
 }
 
 /// A shell do_compile with a shell and a python prefunc and a python

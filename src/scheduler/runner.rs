@@ -47,6 +47,9 @@ pub const SUBCOMMAND: &str = "__run-task";
 /// processes.
 #[derive(Debug, Serialize, Deserialize)]
 enum EncodedObject {
+    /// Plain data (strings, numbers, lists, dicts, ...), by `marshal`,
+    /// which costs no import.
+    Marshal(Vec<u8>),
     Pickle(Vec<u8>),
     /// A datastore object (`BB_ORIGENV`): its variables.
     Environment(Vec<(String, String)>),
@@ -71,6 +74,15 @@ pub struct TaskFile {
     /// `[umask]`, for every process of the task.
     pub umask: Option<u32>,
     pub pylibs: Vec<Pylib>,
+    /// Where the `addpylib` libraries' bytecode is (see
+    /// [`prepare_bytecode`]), if anywhere.
+    pub pycache: Option<String>,
+    /// Bitzel's own python modules, compiled (marshal): the runner loads
+    /// them instead of compiling them at every start.
+    bytecode: Vec<u8>,
+    /// The metadata's `def` functions compiled (a marshalled list of code
+    /// objects), run into the metadata's globals in the runner.
+    defs: Vec<u8>,
     records: Vec<(String, VarRecord)>,
     objects: Vec<(String, EncodedObject)>,
 }
@@ -95,12 +107,16 @@ impl TaskFile {
                 records.push((name, record.clone()));
             }
         }
+        let defs = compile_defs(&def_functions(&records))?;
         Ok(TaskFile {
             version: env!("CARGO_PKG_VERSION").to_string(),
             recipe_file: recipe_file.to_string(),
             task: task.to_string(),
             umask,
             pylibs: pylibs()?,
+            pycache: None,
+            bytecode: crate::datastore::python::compiled_sources()?.to_vec(),
+            defs,
             records,
             objects,
         })
@@ -134,42 +150,81 @@ impl TaskFile {
         for (name, object) in &self.objects {
             let value = match object {
                 EncodedObject::Environment(vars) => python.environment_object(vars)?,
-                EncodedObject::Pickle(bytes) => with_interpreter(|py| -> PyResult<_> {
-                    let object = py
-                        .import("pickle")?
-                        .call_method1("loads", (PyBytes::new(py, bytes),))?;
-                    Ok(Arc::new(object.unbind()) as crate::datastore::ForeignValue)
-                })?
-                .map_err(|e| format!("cannot restore the python value of {name}: {e}"))?,
+                EncodedObject::Marshal(bytes) | EncodedObject::Pickle(bytes) => {
+                    let module = match object {
+                        EncodedObject::Marshal(_) => "marshal",
+                        _ => "pickle",
+                    };
+                    with_interpreter(|py| -> PyResult<_> {
+                        let object = py
+                            .import(module)?
+                            .call_method1("loads", (PyBytes::new(py, bytes),))?;
+                        Ok(Arc::new(object.unbind()) as crate::datastore::ForeignValue)
+                    })?
+                    .map_err(|e| format!("cannot restore the python value of {name}: {e}"))?
+                }
             };
             d.set_object(name, value);
         }
         Ok(d)
     }
+}
 
-    /// The metadata's `def` functions: `(name, text, file, line)`.
-    fn def_functions(&self) -> Vec<(&str, &str, &str, usize)> {
-        let truthy = |r: &VarRecord, flag| r.flag(flag).is_some_and(FlagValue::is_truthy);
-        self.records
-            .iter()
-            .filter(|(_, r)| truthy(r, "func") && truthy(r, "python"))
-            .filter_map(|(name, r)| {
-                let text = r.value.as_deref()?;
-                // A `def` keeps its header in its value; a `python f() {}`
-                // function's value is only its (indented) body.
-                if !text.starts_with(&format!("def {name}")) {
-                    return None;
+/// The metadata's `def` functions: `(name, text, file, line)`.
+fn def_functions(records: &[(String, VarRecord)]) -> Vec<(&str, &str, &str, usize)> {
+    let truthy = |r: &VarRecord, flag| r.flag(flag).is_some_and(FlagValue::is_truthy);
+    records
+        .iter()
+        .filter(|(_, r)| truthy(r, "func") && truthy(r, "python"))
+        .filter_map(|(name, r)| {
+            let text = r.value.as_deref()?;
+            // A `def` keeps its header in its value; a `python f() {}`
+            // function's value is only its (indented) body.
+            if !text.starts_with(&format!("def {name}")) {
+                return None;
+            }
+            let file = r.flag("filename").and_then(FlagValue::as_text)?;
+            let line = r
+                .flag("lineno")
+                .and_then(FlagValue::as_text)
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(1);
+            Some((name.as_str(), text, file, line))
+        })
+        .collect()
+}
+
+/// `defs` compiled as the parser compiles them, as one marshalled list of
+/// code objects. Each is compiled once per process: the tasks of a build
+/// share most of them.
+fn compile_defs(defs: &[(&str, &str, &str, usize)]) -> Result<Vec<u8>, String> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    type Key = (String, String, usize);
+    static COMPILED: Mutex<Option<HashMap<Key, Py<PyAny>>>> = Mutex::new(None);
+    with_interpreter(|py| -> PyResult<Vec<u8>> {
+        let host = py.import("_bitzel_host")?;
+        let mut cache = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = cache.get_or_insert_with(HashMap::new);
+        let list = PyList::empty(py);
+        for (_, text, file, line) in defs {
+            let key = (text.to_string(), file.to_string(), *line);
+            let code = match cache.get(&key) {
+                Some(code) => code.clone_ref(py),
+                None => {
+                    let code = host
+                        .call_method1("_compile_at", (*text, *file, *line))?
+                        .unbind();
+                    cache.insert(key, code.clone_ref(py));
+                    code
                 }
-                let file = r.flag("filename").and_then(FlagValue::as_text)?;
-                let line = r
-                    .flag("lineno")
-                    .and_then(FlagValue::as_text)
-                    .and_then(|l| l.parse().ok())
-                    .unwrap_or(1);
-                Some((name.as_str(), text, file, line))
-            })
-            .collect()
-    }
+            };
+            list.append(code)?;
+        }
+        let bytes = py.import("marshal")?.call_method1("dumps", (list,))?;
+        Ok(bytes.cast::<PyBytes>()?.as_bytes().to_vec())
+    })?
+    .map_err(|e| format!("cannot compile the metadata's def functions: {e}"))
 }
 
 /// A stored python object as it can cross to the task's process; None
@@ -194,12 +249,16 @@ fn encode_object(object: &crate::datastore::ForeignValue) -> Result<Option<Encod
                 .collect();
             return Some(EncodedObject::Environment(vars));
         }
-        let pickled = py
-            .import("pickle")
-            .and_then(|pickle| pickle.call_method1("dumps", (object,)))
-            .ok()?;
-        let bytes = pickled.cast::<PyBytes>().ok()?;
-        Some(EncodedObject::Pickle(bytes.as_bytes().to_vec()))
+        let encode = |module: &str| {
+            let encoded = py
+                .import(module)
+                .and_then(|m| m.call_method1("dumps", (object,)))
+                .ok()?;
+            Some(encoded.cast::<PyBytes>().ok()?.as_bytes().to_vec())
+        };
+        encode("marshal")
+            .map(EncodedObject::Marshal)
+            .or_else(|| encode("pickle").map(EncodedObject::Pickle))
     })
 }
 
@@ -223,6 +282,92 @@ pub fn pylibs() -> Result<Vec<Pylib>, String> {
     .map_err(|e| format!("cannot list the python libraries: {e}"))
 }
 
+/// The bytecode of a library module `/a/b/c.py`: `PREFIX/a/b/c.pyc`, in
+/// the standard `.pyc` format (checked against the source's mtime and
+/// size, as Python's own cache is).
+const BYTECODE_LAYOUT: &str = r#"
+import marshal, os, sys
+_external = sys.modules["_frozen_importlib_external"]
+
+def cached_path(source):
+    return PREFIX + os.path.abspath(source)[:-3] + ".pyc"
+
+def current(cached, source):
+    try:
+        st = os.stat(source)
+        with open(cached, "rb") as f:
+            header = f.read(16)
+    except OSError:
+        return None
+    if (len(header) == 16 and header[:4] == _external.MAGIC_NUMBER
+            and header[4:8] == bytes(4)
+            and int.from_bytes(header[8:12], "little") == int(st.st_mtime) & 0xFFFFFFFF
+            and int.from_bytes(header[12:16], "little") == st.st_size & 0xFFFFFFFF):
+        return header
+    return None
+"#;
+
+/// In the runner: modules of the `addpylib` directories load their
+/// bytecode from `PREFIX` when it is current, and compile otherwise.
+const USE_BYTECODE: &std::ffi::CStr = cr#"
+exec(LAYOUT)
+
+class _CachedSourceLoader(_external.SourceFileLoader):
+    def get_code(self, fullname):
+        source = self.get_filename(fullname)
+        cached = cached_path(source)
+        if current(cached, source) is not None:
+            try:
+                with open(cached, "rb") as f:
+                    return marshal.loads(f.read()[16:])
+            except (OSError, ValueError, EOFError):
+                pass
+        return super().get_code(fullname)
+
+def _finder(path):
+    if not any(path == lib or path.startswith(lib.rstrip("/") + "/") for lib in LIBS):
+        raise ImportError("not a python library of the layers")
+    return _external.FileFinder(
+        path,
+        (_CachedSourceLoader, _external.SOURCE_SUFFIXES),
+        (_external.ExtensionFileLoader, _external._imp.extension_suffixes()),
+    )
+
+sys.path_hooks.insert(0, _finder)
+sys.path_importer_cache.clear()
+"#;
+
+/// Compiles every module of the `addpylib` directories into `dir`
+/// (what changed since the last time), so that a task's runner loads
+/// bytecode instead of compiling the libraries at every start
+/// (openembedded-core's take about 300 ms to compile); the libraries'
+/// own directories are left alone, as they are read-only in a task.
+pub fn prepare_bytecode(dir: &Path, pylibs: &[Pylib]) -> Result<(), String> {
+    const COMPILE: &std::ffi::CStr = cr#"
+exec(LAYOUT)
+import py_compile
+for lib in LIBS:
+    for root, dirs, files in os.walk(lib):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if name.endswith(".py"):
+                source = os.path.join(root, name)
+                cached = cached_path(source)
+                if current(cached, source) is None:
+                    py_compile.compile(source, cfile=cached, doraise=False, quiet=2)
+"#;
+    let prefix = dir.display().to_string();
+    let libs: Vec<&str> = pylibs.iter().map(|l| l.dir.as_str()).collect();
+    with_interpreter(|py| -> PyResult<()> {
+        let globals = pyo3::types::PyDict::new(py);
+        globals.set_item("PREFIX", &prefix)?;
+        globals.set_item("LIBS", &libs)?;
+        globals.set_item("LAYOUT", BYTECODE_LAYOUT)?;
+        py.run(COMPILE, Some(&globals), None)
+    })?
+    .map_err(|e| format!("cannot compile the python libraries into {prefix}: {e}"))
+}
+
 /// `_bitzel.shell_script(d, func, cwd)`: the script a shell function runs
 /// as, for `bb.build.exec_func` in a task.
 #[pyfunction]
@@ -244,19 +389,46 @@ pub fn main(path: &Path) -> i32 {
     }
 }
 
+/// Set by bitzel for the runner only: bitzel's allocator (mimalloc) reads
+/// it at start; the task does not see it.
+pub const RUNNER_ENV: (&str, &str) = ("MIMALLOC_ALLOW_THP", "0");
+
 fn run(path: &Path) -> Result<i32, String> {
-    let file = TaskFile::read(path)?;
+    // SAFETY: nothing else runs yet (no thread, no interpreter) that reads
+    // the environment; the task's environment is then exactly bitzel's
+    // SandboxSpec::env.
+    unsafe { std::env::remove_var(RUNNER_ENV.0) };
+    let mut file = TaskFile::read(path)?;
     if let Some(umask) = file.umask {
         // SAFETY: umask only sets the process's file creation mask.
         unsafe { libc::umask(umask as libc::mode_t) };
     }
+    crate::datastore::python::use_compiled_sources(std::mem::take(&mut file.bytecode));
     let python = EmbeddedPython::start()?;
-    for lib in &file.pylibs {
-        python.add_pylib(&lib.dir, &lib.namespace, &lib.global_modules)?;
+    if let Some(dir) = &file.pycache {
+        let libs: Vec<&str> = file.pylibs.iter().map(|l| l.dir.as_str()).collect();
+        with_interpreter(|py| -> PyResult<()> {
+            let globals = pyo3::types::PyDict::new(py);
+            globals.set_item("PREFIX", dir)?;
+            globals.set_item("LIBS", &libs)?;
+            globals.set_item("LAYOUT", BYTECODE_LAYOUT)?;
+            py.run(USE_BYTECODE, Some(&globals), None)
+        })?
+        .map_err(|e| format!("cannot use the bytecode in {dir}: {e}"))?;
     }
-    for (name, text, file, line) in file.def_functions() {
-        python.define_function(name, text, file, line)?;
-    }
+    with_interpreter(|py| -> PyResult<()> {
+        let host = py.import("_bitzel_host")?;
+        // Lazily: a task imports only the library modules it uses.
+        for lib in &file.pylibs {
+            host.call_method1(
+                "add_pylib",
+                (&lib.dir, &lib.namespace, lib.global_modules.clone(), true),
+            )?;
+        }
+        host.call_method1("define_compiled", (PyBytes::new(py, &file.defs),))?;
+        Ok(())
+    })?
+    .map_err(|e| format!("cannot load the metadata's python: {e}"))?;
     let mut d = file.datastore(&python)?;
     with_interpreter(|py| -> PyResult<i32> {
         let native = py.import("_bitzel")?;

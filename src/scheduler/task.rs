@@ -144,6 +144,17 @@ fn runner_files(sandbox: &Sandbox) -> &'static Result<RunnerFiles, String> {
     })
 }
 
+/// [`super::runner::prepare_bytecode`] once per process.
+fn pylib_bytecode(dir: &Path, pylibs: &[super::runner::Pylib]) -> Result<(), String> {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    DONE.get_or_init(|| {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        super::runner::prepare_bytecode(dir, pylibs)
+    })
+    .clone()
+}
+
 /// The view's mounts, deduplicated: writable first; a read-only path
 /// inside another mount adds nothing.
 #[derive(Default)]
@@ -312,8 +323,19 @@ pub(super) fn start_task(
         let files = runner_files(sandbox)
             .as_ref()
             .map_err(|e| fail_log(e.clone()))?;
-        let task_file = TaskFile::capture(&local, &recipe.file, &task.name, umask)
+        let mut task_file = TaskFile::capture(&local, &recipe.file, &task.name, umask)
             .map_err(|e| fail_log(format!("cannot capture the task's datastore: {e}")))?;
+        if !task_file.pylibs.is_empty() {
+            let pycache = input.topdir.join("cache/bitzel/pycache");
+            match pylib_bytecode(&pycache, &task_file.pylibs) {
+                Ok(()) => {
+                    view.read_only(&pycache);
+                    task_file.pycache = Some(pycache.display().to_string());
+                }
+                // Slower without, not wrong.
+                Err(message) => eprintln!("warning: {message}"),
+            }
+        }
         let path = t_dir.join(format!("bitzel-task.{}", task.name));
         task_file.write(&path).map_err(fail_log)?;
         if !in_system_dirs(&files.bitzel) {
@@ -365,6 +387,13 @@ pub(super) fn start_task(
     {
         spec.env
             .insert("GCC_EXEC_PREFIX".to_string(), "/usr/lib/gcc/".to_string());
+    }
+    if task_file.is_some() {
+        // Transparent huge pages make the allocator zero 2 MiB pages
+        // for a few kilobytes: a quarter of the runner's start-up. The
+        // runner removes it from its environment first thing.
+        let (name, value) = super::runner::RUNNER_ENV;
+        spec.env.insert(name.to_string(), value.to_string());
     }
     spec.cwd = base_cwd;
     spec.mounts = view.mounts();

@@ -131,7 +131,6 @@ def exec_func(func, d, dirs=None):
     as a script `T/run.FUNC.PID` in a child process. The working
     directory is the caller's again afterwards."""
     import os
-    import subprocess
     import _bitzel
     import _bitzel_host
     try:
@@ -158,7 +157,10 @@ def exec_func(func, d, dirs=None):
     if task == func:
         # The courtesy link to the task's own script.
         link = os.path.join(tempdir, "run.%s" % task)
-        bb.utils.remove(link)
+        try:
+            os.unlink(link)
+        except FileNotFoundError:
+            pass
         try:
             os.symlink(os.path.basename(runfile), link)
         except OSError:
@@ -186,6 +188,7 @@ def exec_func(func, d, dirs=None):
                 script.write(text)
             os.chmod(runfile, 0o775)
             _flush()
+            import subprocess
             result = subprocess.run(["sh", runfile])
             if result.returncode != 0:
                 raise FuncFailed("Execution of '%s' failed with exit code %d"
@@ -221,7 +224,6 @@ def exec_task(fn, task, d):
     the task's own function, each of its `[postfuncs]`, in that order,
     through exec_func (so each with its own directories). Returns 0, or 1
     after printing why it failed."""
-    import traceback
     d.setVar("BB_RUNTASK", task)
     prefuncs = d.getVarFlag(task, "prefuncs") or ""
     postfuncs = d.getVarFlag(task, "postfuncs") or ""
@@ -241,6 +243,7 @@ def exec_task(fn, task, d):
         _flush()
         return 1
     except Exception:
+        import traceback
         _flush()
         print("ERROR: Error executing a python function in %s:" % task)
         print(traceback.format_exc().rstrip())
