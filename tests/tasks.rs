@@ -143,7 +143,11 @@ fn addpylib_libraries_import_in_python_tasks() {
     .unwrap();
     // A BBIMPORTS module, as oe-core's `oe.utils`: reached as an
     // attribute of the namespace.
-    write(&layer, "lib/probelib/__init__.py", "BBIMPORTS = ['greet']\n");
+    write(
+        &layer,
+        "lib/probelib/__init__.py",
+        "BBIMPORTS = ['greet']\n",
+    );
     write(
         &layer,
         "lib/probelib/greet.py",
