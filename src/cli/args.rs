@@ -40,9 +40,10 @@ pub enum Command {
     /// Build targets: run their tasks hermetically, from the cache when
     /// possible.
     ///
-    /// Each shell task runs in its own sandbox; outputs go to the CAS and
+    /// Each task runs in its own sandbox; outputs go to the CAS and
     /// action cache under `cache/` (or `--cache DIR`). Exit status 1 when
-    /// a task fails.
+    /// a task fails, 130 (SIGINT) or 143 (SIGTERM) when interrupted: the
+    /// running tasks are killed and nothing is recorded for them.
     Build(BuildArgs),
     /// Say why a task will run again (what `bitbake-diffsigs` tells).
     ///

@@ -14,9 +14,19 @@ use crate::scheduler::{self, BuildInput, BuildOptions, Event, TaskOutcome};
 /// Lines of a failed task's log shown.
 const LOG_TAIL: usize = 20;
 
-pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
+/// How a build ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Succeeded,
+    /// A task failed, or the metadata did not load.
+    Failed,
+    /// SIGINT or SIGTERM (the signal) stopped it.
+    Interrupted(i32),
+}
+
+pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<Ended> {
     let Some(loaded) = load(&args.targets, args.task.as_deref())? else {
-        return Ok(false);
+        return Ok(Ended::Failed);
     };
     let input = BuildInput {
         topdir: &loaded.topdir,
@@ -65,6 +75,7 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
                 match outcome {
                     TaskOutcome::Ran => Some(format!("done    {task}")),
                     TaskOutcome::Failed { .. } => Some(format!("FAILED  {task}")),
+                    TaskOutcome::Interrupted => Some(format!("stopped {task}")),
                     TaskOutcome::Restored | TaskOutcome::Current | TaskOutcome::Cached => {
                         cached += 1;
                         None
@@ -144,7 +155,24 @@ pub fn run(args: &BuildArgs, out: &mut dyn Write) -> Result<bool> {
     if let Some(remote) = &summary.remote {
         writeln!(out, "{remote}")?;
     }
-    Ok(!summary.failed())
+    if let Some(signal) = summary.interrupted {
+        let name = nix::sys::signal::Signal::try_from(signal)
+            .map(|s| s.as_str())
+            .unwrap_or("a signal");
+        let stopped = count(|o| matches!(o, TaskOutcome::Interrupted));
+        out.flush()?;
+        eprintln!(
+            "build interrupted by {name}: {stopped} running task{} stopped, nothing recorded for {}",
+            if stopped == 1 { "" } else { "s" },
+            if stopped == 1 { "it" } else { "them" }
+        );
+        return Ok(Ended::Interrupted(signal));
+    }
+    Ok(if summary.failed() {
+        Ended::Failed
+    } else {
+        Ended::Succeeded
+    })
 }
 
 /// The remote cache settings: flags first, then the configuration's

@@ -18,12 +18,15 @@ use clap::Parser;
 pub use args::{Args, Command};
 
 /// How a run ended, as an exit status: 0 success, 1 the metadata (or a task)
-/// failed, 2 bitzel could not do its job.
+/// failed, 2 bitzel could not do its job, 128 + the signal when SIGINT or
+/// SIGTERM stopped a build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Success = 0,
     Failure = 1,
     Error = 2,
+    Interrupted = 130,
+    Terminated = 143,
 }
 
 /// Parses the process arguments and runs the command.
@@ -50,7 +53,17 @@ pub fn run() -> Outcome {
         Command::Parse(parse_args) => parse::run(parse_args, &mut out),
         Command::Graph(graph_args) => graph::run(graph_args, &mut out),
         Command::Explain(explain_args) => explain::run(explain_args, &mut out),
-        Command::Build(build_args) => build::run(build_args, &mut out),
+        Command::Build(build_args) => match build::run(build_args, &mut out) {
+            Ok(build::Ended::Interrupted(signal)) => {
+                let _ = out.flush();
+                return if signal == libc::SIGTERM {
+                    Outcome::Terminated
+                } else {
+                    Outcome::Interrupted
+                };
+            }
+            other => other.map(|ended| ended == build::Ended::Succeeded),
+        },
         Command::Cache(cache_args) => cache::run(cache_args, &mut out),
     };
     let flushed = out.flush();

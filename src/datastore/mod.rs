@@ -265,6 +265,21 @@ impl DataStore {
         }
     }
 
+    /// A datastore holding exactly `records` (names with their whole
+    /// records, as [`DataStore::record`] returns them), in one layer: a
+    /// datastore rebuilt elsewhere from another's records reads and
+    /// writes as the original does.
+    pub fn from_records(
+        records: impl IntoIterator<Item = (String, VarRecord)>,
+        python: Option<Arc<dyn PythonHost>>,
+    ) -> DataStore {
+        let layer = Layer {
+            vars: records.into_iter().map(|(n, r)| (n, Some(r))).collect(),
+            ..Layer::default()
+        };
+        DataStore::child(Arc::new(layer), python)
+    }
+
     /// A child of a snapshot of this datastore; `self` keeps working and is
     /// not affected by writes to the copy. Costs a freeze of the local map.
     pub fn create_copy(&mut self) -> DataStore {

@@ -15,12 +15,13 @@
 // Variable names are hashed on every read through every layer: FxHash
 // (rustc-hash) measured cheaper than the default SipHash there.
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// A flag's value. BitBake flags are Python objects; metadata statements
 /// store text, while BitBake's own bookkeeping stores numbers (`[func] = 1`)
 /// and lists (`[deps]`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum FlagValue {
     Text(String),
     Int(i64),
@@ -103,14 +104,14 @@ pub fn python_repr(s: &str) -> String {
 
 /// One queued `:append`, `:prepend` or `:remove` (spec §3.2): the text and
 /// the overrides that must all be active for it to apply (empty: always).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Queued {
     pub text: String,
     pub condition: String,
 }
 
 /// Everything BitBake keeps for one variable name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VarRecord {
     pub value: Option<String>,
     pub weak_default: Option<String>,

@@ -38,7 +38,9 @@
 //! the exit status; so a task's background processes never outlive it.
 //! See [`init`] for the processes.
 //!
-//! Lifetime: bitzel ending (even by SIGKILL) or dropping the [`Sandbox`]
+//! Lifetime: the zygote has its own process group and each init its own
+//! session, so a terminal's Ctrl-C reaches only bitzel, which decides what
+//! to kill. Bitzel ending (even by SIGKILL) or dropping the [`Sandbox`]
 //! closes the zygote's socket, and the zygote exits; each init has
 //! `PR_SET_PDEATHSIG` = `SIGKILL` towards the zygote, so every task dies
 //! with it. Dropping a [`Running`] without waiting kills its task.
@@ -63,7 +65,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -461,6 +463,10 @@ impl Sandbox {
             .stdin(Stdio::from(zygote_end))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group: Ctrl-C on a terminal reaches bitzel,
+            // which decides what to kill, and not the zygote (whose end
+            // would kill every task before bitzel could say which ran).
+            .process_group(0)
             .spawn()
             .map_err(|error| SandboxError::Helper {
                 path: self.helper.clone(),

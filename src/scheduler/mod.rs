@@ -30,7 +30,10 @@
 //! failed task records nothing (no stamp, no action result); the cache is
 //! written only through the CAS's atomic operations.
 
+mod interrupt;
+pub mod runner;
 pub mod script;
+mod task;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -43,8 +46,10 @@ use crate::graph::taskhash::TaskHashInputs;
 use crate::graph::{RecipeSet, TaskGraph, TaskId};
 use crate::recipe::target::TargetEvaluator;
 use crate::remote::{RemoteCache, RemoteConfig, RemoteStats};
-use crate::sandbox::{Mount, Running, Sandbox, SandboxSpec};
+use crate::sandbox::{Running, Sandbox};
 use crate::signature::basehash::{RecipeSignatures, recipe_signatures};
+use interrupt::Interrupt;
+use task::{Started, start_task};
 
 /// What `bitzel build` was asked.
 #[derive(Debug, Clone, Default)]
@@ -83,6 +88,8 @@ pub enum TaskOutcome {
     },
     /// A dependency failed.
     NotRun,
+    /// Stopped by SIGINT or SIGTERM while it ran; nothing recorded.
+    Interrupted,
 }
 
 /// What a build did.
@@ -92,6 +99,8 @@ pub struct Summary {
     pub elapsed: Duration,
     /// What the remote cache did, when there is one.
     pub remote: Option<RemoteStats>,
+    /// The signal (SIGINT, SIGTERM) that stopped the build early.
+    pub interrupted: Option<i32>,
 }
 
 impl Summary {
@@ -334,17 +343,6 @@ fn write_stamp(topdir: &Path, name: &str, key: &Digest, outputs: &Digest) -> std
     std::fs::rename(&temp, &path)
 }
 
-/// The expanded words of a task flag.
-fn flag_words(d: &DataStore, task: &str, flag: &str) -> Vec<String> {
-    d.get_var_flag(task, flag)
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
-}
-
 /// A task running in a sandbox.
 struct InFlight {
     id: TaskId,
@@ -352,6 +350,7 @@ struct InFlight {
     key: Digest,
     log: PathBuf,
     outputs: Vec<PathBuf>,
+    task_file: Option<PathBuf>,
 }
 
 /// The build directory-relative form of an output path (`None` when it is
@@ -365,6 +364,9 @@ fn relative(topdir: &Path, path: &Path) -> Option<String> {
 
 /// Runs the graph. `on_event` sees tasks start and finish. A damaged
 /// cached result is dropped and the build planned again, so its task runs.
+/// SIGINT and SIGTERM stop the build (see `interrupt.rs`): the running
+/// tasks are killed and reported [`TaskOutcome::Interrupted`], and
+/// [`Summary::interrupted`] names the signal.
 pub fn build(
     input: &BuildInput,
     options: &BuildOptions,
@@ -385,13 +387,8 @@ pub fn build(
         }
         None => None,
     };
-    // do_fetch (python, in this process) asks the remote cache for
-    // downloads before the network.
-    if let Some(remote) = &remote {
-        crate::datastore::python::set_download_cache(Some(std::sync::Arc::new(remote.clone())));
-    }
-    let result = build_attempts(input, options, remote.as_ref(), on_event);
-    crate::datastore::python::set_download_cache(None);
+    let interrupt = Interrupt::install();
+    let result = build_attempts(input, options, remote.as_ref(), &interrupt, on_event);
     let remote_stats = remote.map(|remote| {
         remote.finish();
         remote.stats()
@@ -400,6 +397,7 @@ pub fn build(
         outcomes,
         elapsed: started.elapsed(),
         remote: remote_stats,
+        interrupted: interrupt.received().map(|signal| signal as i32),
     })
 }
 
@@ -410,11 +408,12 @@ fn build_attempts(
     input: &BuildInput,
     options: &BuildOptions,
     remote: Option<&RemoteCache>,
+    interrupt: &Interrupt,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Vec<(String, TaskOutcome)>, BuildError> {
     let mut attempts = 0;
     loop {
-        match build_once(input, options, remote, on_event) {
+        match build_once(input, options, remote, interrupt, on_event) {
             Err(BuildError::RemoteRefused { keys, reason }) if attempts < input.graph.len() => {
                 attempts += 1;
                 eprintln!(
@@ -447,6 +446,7 @@ fn build_once(
     input: &BuildInput,
     options: &BuildOptions,
     remote: Option<&RemoteCache>,
+    interrupt: &Interrupt,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Vec<(String, TaskOutcome)>, BuildError> {
     let topdir = input.topdir;
@@ -487,6 +487,29 @@ fn build_once(
         Vec::new()
     };
 
+    // Tasks with network access (do_fetch) ask the remote cache for
+    // downloads before the network (Remote Asset), from their sandboxes,
+    // through this socket; bitzel's process does the RPCs.
+    let downloads = match remote {
+        Some(remote) if !options.dry_run => {
+            let dir = cache_root.join("bitzel/downloads");
+            let socket = dir.join(format!("{}.sock", std::process::id()));
+            match crate::datastore::python::DownloadServer::start(
+                &socket,
+                &dir.join("scratch"),
+                std::sync::Arc::new(remote.clone()),
+            ) {
+                Ok(server) => Some(server),
+                Err(e) => {
+                    eprintln!("warning: downloads are not shared through the remote cache: {e}");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let downloads_socket = downloads.as_ref().map(|server| server.socket());
+
     let mut recipes = Recipes {
         input,
         targets: TargetEvaluator::new(input.evaluator, input.input),
@@ -506,6 +529,9 @@ fn build_once(
     // not all finished waits for the running ones.
     let mut next = 0usize;
     loop {
+        if interrupt.received().is_some() {
+            stop = true;
+        }
         // Start whatever is ready, up to the job limit.
         while next < order.len() && !stop {
             let id = order[next];
@@ -658,27 +684,19 @@ fn build_once(
                     );
                 }
             }
-            on_event(Event::Started { task: &name });
-            match start_task(input, &mut recipes, &sandbox, id, &name) {
-                Ok(Started::Finished(outputs)) => {
-                    let (outcome, digest) = finish(
-                        input,
-                        &cache,
-                        remote,
-                        &sigs,
-                        &mut recipes,
-                        id,
-                        &key,
-                        &outputs,
-                    )?;
-                    state[id as usize] = State::Done { outputs: digest };
-                    record_outcome(&mut state, &mut outcomes, id, outcome, on_event, &name);
-                    if matches!(outcomes[id as usize], Some(TaskOutcome::Failed { .. }))
-                        && !options.keep_going
-                    {
-                        stop = true;
-                    }
-                }
+            let node = &graph.tasks[id as usize];
+            let noexec = input.set.recipe(node.recipe).info.tasks[node.task as usize]
+                .flag("noexec")
+                .is_some_and(|v| !v.is_empty() && v != "0");
+            if !noexec {
+                on_event(Event::Started { task: &name });
+            }
+            // From here on its outputs change: a stamp from an earlier
+            // run (kept by -f) must not survive an interrupted one.
+            if let Some(stamp) = stamp_path(topdir, &name) {
+                let _ = std::fs::remove_file(stamp);
+            }
+            match start_task(input, &mut recipes, &sandbox, downloads_socket, id, &name) {
                 Ok(Started::NoExec) => {
                     let outputs = record_noexec(&cache, topdir, &name, &key)?;
                     state[id as usize] = State::Done { outputs };
@@ -691,13 +709,15 @@ fn build_once(
                         &input.names[id as usize],
                     );
                 }
-                Ok(Started::Running(running, log, outputs)) => {
+                Ok(Started::Running(launched)) => {
+                    let launched = *launched;
                     in_flight.push(InFlight {
                         id,
-                        running: *running,
+                        running: launched.running,
                         key,
-                        log,
-                        outputs,
+                        log: launched.log,
+                        outputs: launched.outputs,
+                        task_file: launched.task_file,
                     });
                 }
                 Err((log, message)) => {
@@ -716,6 +736,21 @@ fn build_once(
         // Wait for one running task to finish.
         let mut finished = None;
         while finished.is_none() {
+            if interrupt.received().is_some() {
+                stop_all(
+                    input,
+                    &cache,
+                    remote,
+                    &sigs,
+                    &mut recipes,
+                    &mut state,
+                    &mut outcomes,
+                    std::mem::take(&mut in_flight),
+                    on_event,
+                )?;
+                stop = true;
+                break;
+            }
             for (i, flight) in in_flight.iter_mut().enumerate() {
                 if let Some(status) = flight
                     .running
@@ -732,26 +767,16 @@ fn build_once(
         }
         let Some((i, status)) = finished else { break };
         let flight = in_flight.swap_remove(i);
-        let name = input.names[flight.id as usize].clone();
-        let outcome = if status.success() {
-            let (outcome, digest) = finish(
-                input,
-                &cache,
-                remote,
-                &sigs,
-                &mut recipes,
-                flight.id,
-                &flight.key,
-                &flight.outputs,
-            )?;
-            state[flight.id as usize] = State::Done { outputs: digest };
-            outcome
-        } else {
-            TaskOutcome::Failed {
-                log: flight.log.clone(),
-                message: format!("{status}"),
-            }
-        };
+        let outcome = ended(
+            input,
+            &cache,
+            remote,
+            &sigs,
+            &mut recipes,
+            &mut state,
+            &flight,
+            status,
+        )?;
         if matches!(outcome, TaskOutcome::Failed { .. }) && !options.keep_going {
             stop = true;
         }
@@ -761,7 +786,7 @@ fn build_once(
             flight.id,
             outcome,
             on_event,
-            &name,
+            &input.names[flight.id as usize],
         );
     }
 
@@ -968,6 +993,83 @@ fn fetch_remote(
     Ok(())
 }
 
+/// A task's outcome once its sandbox reported `status`: a success is
+/// captured and recorded (see [`finish`]).
+#[allow(clippy::too_many_arguments)]
+fn ended(
+    input: &BuildInput,
+    cache: &Cache,
+    remote: Option<&RemoteCache>,
+    sigs: &SigStore,
+    recipes: &mut Recipes,
+    state: &mut [State],
+    flight: &InFlight,
+    status: std::process::ExitStatus,
+) -> Result<TaskOutcome, BuildError> {
+    if !status.success() {
+        return Ok(TaskOutcome::Failed {
+            log: flight.log.clone(),
+            message: format!("{status}"),
+        });
+    }
+    let (outcome, digest) = finish(
+        input,
+        cache,
+        remote,
+        sigs,
+        recipes,
+        flight.id,
+        &flight.key,
+        &flight.outputs,
+    )?;
+    state[flight.id as usize] = State::Done { outputs: digest };
+    if let Some(file) = &flight.task_file {
+        let _ = std::fs::remove_file(file);
+    }
+    Ok(outcome)
+}
+
+/// After SIGINT or SIGTERM: kills every running task (each sandbox's
+/// whole pid namespace) and waits for them. A task that had finished
+/// successfully in the meantime keeps its result; the others are
+/// [`TaskOutcome::Interrupted`] and record nothing.
+#[allow(clippy::too_many_arguments)]
+fn stop_all(
+    input: &BuildInput,
+    cache: &Cache,
+    remote: Option<&RemoteCache>,
+    sigs: &SigStore,
+    recipes: &mut Recipes,
+    state: &mut [State],
+    outcomes: &mut [Option<TaskOutcome>],
+    mut in_flight: Vec<InFlight>,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<(), BuildError> {
+    for flight in &mut in_flight {
+        let _ = flight.running.kill();
+    }
+    for mut flight in in_flight {
+        let outcome = match flight.running.wait() {
+            Ok(status) if status.success() => {
+                ended(input, cache, remote, sigs, recipes, state, &flight, status)?
+            }
+            _ => TaskOutcome::Interrupted,
+        };
+        if outcome == TaskOutcome::Interrupted {
+            state[flight.id as usize] = State::Failed;
+        }
+        record_outcome(
+            state,
+            outcomes,
+            flight.id,
+            outcome,
+            on_event,
+            &input.names[flight.id as usize],
+        );
+    }
+    Ok(())
+}
+
 fn record_outcome(
     state: &mut [State],
     outcomes: &mut [Option<TaskOutcome>],
@@ -1033,204 +1135,6 @@ fn restore(
     }
     let _ = write_stamp(topdir, name, key, &outputs_digest(result));
     Ok(())
-}
-
-enum Started {
-    /// Ran in-process (python) and succeeded; the output directories.
-    Finished(Vec<PathBuf>),
-    NoExec,
-    Running(Box<Running>, PathBuf, Vec<PathBuf>),
-}
-
-/// Prepares a task's directories and runs or starts it.
-fn start_task(
-    input: &BuildInput,
-    recipes: &mut Recipes,
-    sandbox: &Sandbox,
-    id: TaskId,
-    name: &str,
-) -> Result<Started, (PathBuf, String)> {
-    let node = &input.graph.tasks[id as usize];
-    let recipe_id = node.recipe;
-    let info = &input.set.recipe(recipe_id).info;
-    let task = &info.tasks[node.task as usize];
-    if task
-        .flag("noexec")
-        .is_some_and(|v| !v.is_empty() && v != "0")
-    {
-        return Ok(Started::NoExec);
-    }
-    let fail = |message: String| (PathBuf::new(), message);
-    let d = recipes.get(recipe_id).map_err(fail)?;
-    // The task override (spec §19): OVERRIDES gains task-NAME.
-    let mut local = d.create_copy();
-    let overrides = local
-        .get_var_unexpanded("OVERRIDES")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-    let short = task.name.trim_start_matches("do_").replace('_', "-");
-    local.set_var_python("OVERRIDES", format!("task-{short}:{overrides}"));
-    local.set_var_python(
-        "BB_CURRENTTASK",
-        task.name.trim_start_matches("do_").to_string(),
-    );
-    local.set_var_python("BB_TASKHASH", input.hashes[id as usize].taskhash.clone());
-    local.set_var_python("BB_WORKERCONTEXT", "1".to_string());
-    let var = |d: &DataStore, n: &str| d.get_var(n).ok().flatten().unwrap_or_default();
-    let t_dir = PathBuf::from(var(&local, "T"));
-    let workdir = PathBuf::from(var(&local, "WORKDIR"));
-    let log = t_dir.join(format!("log.{}", task.name));
-    let fail_log = |message: String| (log.clone(), message);
-    std::fs::create_dir_all(&t_dir).map_err(|e| fail_log(format!("cannot create T: {e}")))?;
-    let cleandirs = flag_words(&local, &task.name, "cleandirs");
-    let dirs = flag_words(&local, &task.name, "dirs");
-    for dir in &cleandirs {
-        let path = Path::new(dir);
-        if path.exists() {
-            std::fs::remove_dir_all(path)
-                .map_err(|e| fail_log(format!("cannot empty {dir}: {e}")))?;
-        }
-        std::fs::create_dir_all(path).map_err(|e| fail_log(format!("cannot create {dir}: {e}")))?;
-    }
-    for dir in &dirs {
-        std::fs::create_dir_all(dir).map_err(|e| fail_log(format!("cannot create {dir}: {e}")))?;
-    }
-    let mut outputs: Vec<PathBuf> = Vec::new();
-    for dir in dirs.iter().chain(&cleandirs) {
-        let path = PathBuf::from(dir);
-        if path != t_dir && !outputs.contains(&path) {
-            outputs.push(path);
-        }
-    }
-    let cwd = dirs.last().cloned();
-    let python = local
-        .raw_flag(&task.name, "python")
-        .is_some_and(crate::datastore::FlagValue::is_truthy);
-    let _ = std::fs::write(&log, format!("bitzel: {name}\n"));
-    for flag in ["prefuncs", "postfuncs"] {
-        let funcs = flag_words(&local, &task.name, flag);
-        if !funcs.is_empty() {
-            // Not applied yet (BAZEL_BITBAKE_ANALYSIS.md §7): say so
-            // rather than build something else than BitBake would.
-            let warning = format!(
-                "warning: {name}: [{flag}] ({}) are not run by bitzel yet",
-                funcs.join(" ")
-            );
-            eprintln!("{warning}");
-            let _ = append(&log, &format!("{warning}\n"));
-        }
-    }
-    if python {
-        // Python tasks run in the embedded interpreter, in this process
-        // (not sandboxed; see BAZEL_BITBAKE_ANALYSIS.md).
-        let previous = std::env::current_dir().ok();
-        if let Some(dir) = &cwd {
-            let _ = std::env::set_current_dir(dir);
-        }
-        let result = match local.python().cloned() {
-            Some(python) => python.exec_python_function(&task.name, &mut local),
-            None => Err(crate::datastore::PythonFailure::error(
-                "no python interpreter",
-            )),
-        };
-        if let Some(dir) = previous {
-            let _ = std::env::set_current_dir(dir);
-        }
-        return match result {
-            Ok(()) => Ok(Started::Finished(outputs)),
-            Err(failure) => {
-                let message = match failure {
-                    crate::datastore::PythonFailure::Error { message, .. } => message,
-                    crate::datastore::PythonFailure::Skip(reason) => reason,
-                };
-                let _ = append(&log, &format!("{message}\n"));
-                Err(fail_log(message))
-            }
-        };
-    }
-    let mut text = script::shell_script(&local, &task.name, cwd.as_deref())
-        .map_err(|e| fail_log(e.to_string()))?;
-    // [umask] (octal) applies to the task's processes.
-    if let Some(umask) = task
-        .flag("umask")
-        .filter(|u| !u.is_empty() && u.chars().all(|c| c.is_digit(8)))
-    {
-        text = text.replacen("set -e\n", &format!("set -e\numask {umask}\n"), 1);
-    }
-    let run = t_dir.join(format!("run.{}", task.name));
-    std::fs::write(&run, &text)
-        .map_err(|e| fail_log(format!("cannot write {}: {e}", run.display())))?;
-
-    // The view: the recipe's work directory and the task's directories,
-    // writable; the outputs of the tasks it depends on, read-only.
-    let mut mounts = vec![Mount::writable(&workdir, &workdir)];
-    for dir in dirs.iter().chain(&cleandirs) {
-        if !Path::new(dir).starts_with(&workdir) {
-            mounts.push(Mount::writable(dir, dir));
-        }
-    }
-    for &dep in input.graph.deps(id) {
-        let dep_node = &input.graph.tasks[dep as usize];
-        if dep_node.recipe == recipe_id {
-            continue;
-        }
-        if let Ok(dep_d) = recipes.get(dep_node.recipe) {
-            let dep_task =
-                &input.set.recipe(dep_node.recipe).info.tasks[dep_node.task as usize].name;
-            for flag in ["dirs", "cleandirs"] {
-                for dir in flag_words(dep_d, dep_task, flag) {
-                    let path = PathBuf::from(&dir);
-                    if path.exists() && !mounts.iter().any(|m| m.target == path) {
-                        mounts.push(Mount::read_only(&path, &path));
-                    }
-                }
-            }
-        }
-    }
-    let d = recipes.get(recipe_id).map_err(fail)?;
-    let hosttools: Vec<String> = var(d, "HOSTTOOLS")
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    let hosttools_dir = PathBuf::from(var(d, "HOSTTOOLS_DIR"));
-    let mut spec = SandboxSpec::new(["sh", run.to_string_lossy().as_ref()]);
-    spec.env
-        .insert("PATH".to_string(), hosttools_dir.display().to_string());
-    spec.env.insert("HOME".to_string(), "/tmp".to_string());
-    // Host tools are hard links in the view, not symlinks, so gcc cannot
-    // find its internal programs relative to where it was found; point it
-    // at the host's (mounted read-only as a system directory).
-    if hosttools
-        .iter()
-        .any(|t| t == "gcc" || t == "cc" || t.ends_with("-gcc"))
-    {
-        spec.env
-            .insert("GCC_EXEC_PREFIX".to_string(), "/usr/lib/gcc/".to_string());
-    }
-    spec.cwd = cwd.map(PathBuf::from).unwrap_or_else(|| workdir.clone());
-    spec.mounts = mounts;
-    spec.hosttools = hosttools;
-    spec.hosttools_dir = hosttools_dir;
-    spec.network = d
-        .get_var_flag(&task.name, "network")
-        .ok()
-        .flatten()
-        .is_some_and(|v| v == "1");
-    spec.log = Some(log.clone());
-    let running = sandbox
-        .spawn(&spec)
-        .map_err(|e| fail_log(format!("cannot start the sandbox: {e}")))?;
-    Ok(Started::Running(Box::new(running), log, outputs))
-}
-
-fn append(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)?;
-    file.write_all(text.as_bytes())
 }
 
 /// After a successful run: captures the outputs, records the result, the

@@ -107,3 +107,13 @@ pub fn graph_json(dir: &Path, args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("bitzel graph prints JSON")
 }
+
+/// Writes `text` as the demo layer's `probe` recipe (`probe_1.0.bb`).
+pub fn write_probe(dir: &Path, text: &str) {
+    write(dir, "layer/recipes-demo/probe/probe_1.0.bb", text);
+}
+
+/// The probe recipe's work directory.
+pub fn probe_workdir(dir: &Path) -> std::path::PathBuf {
+    dir.join("tmp/work/x86_64-linux/probe/1.0")
+}

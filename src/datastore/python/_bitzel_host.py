@@ -9,7 +9,7 @@ run in order. Written for Bitzel; BitBake's semantics, our code.
 
 import builtins
 import sys
-import threading
+from _thread import _local as _thread_local
 
 import bb
 import bb.parse
@@ -41,7 +41,7 @@ class DataContext(dict):
 # copy of the context plus `d`), so that nested scopes see it. Recipes may
 # be parsed on several threads, so each thread evaluates in its own copy of
 # the context, refreshed when the shared one changes.
-_local = threading.local()
+_local = _thread_local()
 _version = [0]
 
 
@@ -151,15 +151,44 @@ def apply_filter(expression, value):
     return str(bb.filter.apply_filters(value, [expression]))
 
 
-def add_pylib(libdir, namespace, global_modules):
+# Every `addpylib` of this process, in order, so that a task's process
+# can load the same libraries.
+pylibs = []
+
+
+def add_pylib(libdir, namespace, global_modules, lazy=False):
+    """`addpylib`: the namespace's package and every module its BBIMPORTS
+    lists, in the metadata's globals. `lazy` (a task's runner): each of
+    those modules is imported when first read as an attribute of the
+    package, so a task pays only for the modules it uses."""
+    pylibs.append((libdir, namespace, list(global_modules)))
     for module in global_modules:
         if module not in _context:
             _context[module] = __import__(module)
     if libdir not in sys.path:
         sys.path.append(libdir)
-    _context[namespace] = __import__(namespace)
-    for submodule in getattr(_context[namespace], "BBIMPORTS", []):
-        _context[namespace] = __import__(namespace + "." + submodule)
+    package = __import__(namespace)
+    _context[namespace] = package
+    submodules = list(getattr(package, "BBIMPORTS", []))
+    if lazy and "__getattr__" not in vars(package):
+        def __getattr__(name, _names=frozenset(submodules), _package=namespace):
+            if name in _names:
+                import importlib
+                return importlib.import_module(_package + "." + name)
+            raise AttributeError("module %r has no attribute %r" % (_package, name))
+        package.__getattr__ = __getattr__
+    else:
+        for submodule in submodules:
+            __import__(namespace + "." + submodule)
+    _changed()
+
+
+def define_compiled(blob):
+    """Runs the metadata's `def` functions, compiled by bitzel's process
+    (a marshalled list of code objects), into the metadata's globals."""
+    import marshal
+    for code in marshal.loads(blob):
+        exec(code, _context)
     _changed()
 
 

@@ -86,6 +86,12 @@ impl PyData {
         (data, BorrowGuard { ptr })
     }
 
+    /// Reads the datastore behind this `d` (for native functions that
+    /// take a `d`); an error if it is no longer available.
+    pub fn with_store<R>(&self, f: impl FnOnce(&DataStore) -> R) -> PyResult<R> {
+        self.store().map(f)
+    }
+
     fn store(&self) -> PyResult<&DataStore> {
         match &self.target {
             Target::Owned(store) => Ok(store),

@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
 
 pub use d::PyData;
-pub use downloads::{DownloadCache, set_download_cache};
+pub use downloads::{DownloadCache, DownloadServer, SocketDownloadCache, set_download_cache};
 
 use super::{AnonymousFunction, DataStore, PythonFailure, PythonHost};
 
@@ -61,35 +61,93 @@ const SOURCES: &[(&str, bool, &str)] = &[
 
 /// Installs an import finder for `SOURCES` (our code, run once at start).
 const BOOTSTRAP: &std::ffi::CStr = cr#"
-import importlib.abc, importlib.util, sys
+import sys
 
-class _BitzelFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def __init__(self, sources):
+# importlib.machinery.ModuleSpec, without importing importlib.
+_ModuleSpec = type(sys.__spec__)
+
+# A finder and loader by protocol, not by subclassing importlib.abc: that
+# module imports importlib.resources, pathlib and more, which cost a task's
+# runner (bitzel __run-task) tens of milliseconds at every start.
+class _BitzelFinder:
+    def __init__(self, sources, code):
         self.sources = sources
+        self.code = code
 
     def find_spec(self, name, path, target=None):
         if name in self.sources:
-            return importlib.util.spec_from_loader(name, self, is_package=self.sources[name][0])
+            return _ModuleSpec(name, self, is_package=self.sources[name][0])
         return None
 
     def create_module(self, spec):
         return None
 
     def exec_module(self, module):
-        is_package, source = self.sources[module.__name__]
-        exec(compile(source, "<bitzel>/" + module.__name__.replace(".", "/") + ".py", "exec"), module.__dict__)
+        code = self.code.get(module.__name__)
+        if code is None:
+            is_package, source = self.sources[module.__name__]
+            code = compile(source, _filename(module.__name__), "exec")
+        exec(code, module.__dict__)
 
-sys.meta_path.insert(0, _BitzelFinder(SOURCES))
+def _filename(name):
+    return "<bitzel>/" + name.replace(".", "/") + ".py"
+
+# Code objects compiled by another process of this bitzel (a task's
+# runner gets them from bitzel: compiling our sources costs more than
+# loading them).
+import marshal
+_code = marshal.loads(PRECOMPILED) if PRECOMPILED else {}
+sys.meta_path.insert(0, _BitzelFinder(SOURCES, _code))
 sys.dont_write_bytecode = True
 
 # Embedded, sys.executable would name bitzel; metadata asks it for the
-# interpreter (PYTHON = "${@sys.executable}"), so name the real one.
-import os, sysconfig
-_python = os.path.join(sysconfig.get_config_var("BINDIR") or "/usr/bin", "python3")
+# interpreter (PYTHON = "${@sys.executable}"), so name the real one, in
+# the installation's bin/ (sysconfig's BINDIR, without the cost of
+# importing sysconfig's data at every task start).
+import os
+_python = os.path.join(sys.base_exec_prefix or "/usr", "bin", "python3")
 if os.path.exists(_python):
     sys.executable = _python
     sys._base_executable = _python
 "#;
+
+/// Bytecode of our sources from [`compiled_sources`] of another process of
+/// this bitzel, set before the interpreter starts.
+static PRECOMPILED: OnceLock<Vec<u8>> = OnceLock::new();
+
+/// Makes the interpreter, when it starts, load our python modules from
+/// `bytecode` (what [`compiled_sources`] returned in a process of the same
+/// bitzel binary) instead of compiling their sources. Has no effect once
+/// the interpreter has started.
+pub fn use_compiled_sources(bytecode: Vec<u8>) {
+    let _ = PRECOMPILED.set(bytecode);
+}
+
+/// Our python modules compiled, as `marshal` bytes for
+/// [`use_compiled_sources`] (computed once per process).
+pub fn compiled_sources() -> Result<&'static [u8], String> {
+    static COMPILED: OnceLock<Result<Vec<u8>, String>> = OnceLock::new();
+    COMPILED
+        .get_or_init(|| {
+            with_interpreter(|py| -> PyResult<Vec<u8>> {
+                let code = PyDict::new(py);
+                let builtins = py.import("builtins")?;
+                for (name, _, text) in SOURCES {
+                    let filename = format!("<bitzel>/{}.py", name.replace('.', "/"));
+                    code.set_item(
+                        name,
+                        builtins.call_method1("compile", (*text, filename, "exec"))?,
+                    )?;
+                }
+                let bytes = py.import("marshal")?.call_method1("dumps", (code,))?;
+                Ok(bytes.cast::<pyo3::types::PyBytes>()?.as_bytes().to_vec())
+            })?
+            .map_err(|e| format!("cannot compile our python modules: {e}"))
+        })
+        .as_ref()
+        .map(Vec::as_slice)
+        .map_err(Clone::clone)
+}
 
 /// The process's interpreter state: our host module, imported once.
 struct Interpreter {
@@ -116,6 +174,8 @@ fn interpreter() -> Result<&'static Interpreter, String> {
                 }
                 let globals = PyDict::new(py);
                 globals.set_item("SOURCES", sources)?;
+                let precompiled = PRECOMPILED.get().map(Vec::as_slice).unwrap_or_default();
+                globals.set_item("PRECOMPILED", pyo3::types::PyBytes::new(py, precompiled))?;
                 py.run(BOOTSTRAP, Some(&globals), None)?;
                 let host = py.import("_bitzel_host")?.unbind();
                 Ok(Interpreter { host })

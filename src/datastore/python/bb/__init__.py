@@ -57,7 +57,30 @@ import os as _os  # noqa: E402
 _builtins.bb = sys.modules[__name__]
 _builtins.os = _os
 
-from bb import utils, data, data_smart, parse, build, event, fetch2, process, siggen, runqueue, filter, msg  # noqa: E402
+# Submodules are imported on first use (`bb.utils`, `import bb.fetch2`):
+# importing them all, and the standard modules they use, would cost every
+# task's start tens of milliseconds.
+_SUBMODULES = {"utils", "data", "data_smart", "parse", "build", "event", "fetch2", "process",
+               "siggen", "runqueue", "filter", "msg", "progress", "tinfoil", "cookerdata",
+               "compress", "multiprocessing"}
 
-fetch = fetch2
-sys.modules["bb.fetch"] = fetch2
+
+def __getattr__(name):
+    if name == "fetch":
+        name = "fetch2"
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module("bb." + name)
+    raise AttributeError("module 'bb' has no attribute %r" % name)
+
+
+class _FetchAlias(type(sys)):
+    """`bb.fetch`, BitBake's old name of `bb.fetch2`, for `import
+    bb.fetch`: reads go to bb.fetch2, imported then."""
+
+    def __getattr__(self, name):
+        import bb.fetch2
+        return getattr(bb.fetch2, name)
+
+
+sys.modules["bb.fetch"] = _FetchAlias("bb.fetch")

@@ -1,5 +1,6 @@
-"""bb.build for Bitzel: task bookkeeping used at parse time. Running tasks
-is the executor's job (issue #5)."""
+"""bb.build for Bitzel: task bookkeeping used at parse time, and running
+a task's functions (exec_task, exec_func) as BitBake's worker does, inside
+the task's sandbox."""
 
 
 class FuncFailed(Exception):
@@ -100,47 +101,155 @@ def add_tasks(tasklist, d):
     d.setVar("_task_deps", task_deps)
 
 
-def exec_func(func, d, dirs=None):
-    """Runs a function of the datastore from python (a python task calling
-    another function). Python functions run here; shell functions run as
-    a script with the exported variables, like a shell task."""
+def _empty_dir(path):
+    """`[cleandirs]`: the directory exists and is empty afterwards. Its
+    contents are removed rather than the directory itself, which in a
+    task's sandbox may be a mount point."""
     import os
-    import subprocess
+    import shutil
+    if os.path.isdir(path) and not os.path.islink(path):
+        for entry in os.scandir(path):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+    else:
+        bb.utils.remove(path, True)
+        bb.utils.mkdirhier(path)
+
+
+def _flush():
+    import sys
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def exec_func(func, d, dirs=None):
+    """Runs function `func` of the datastore as BitBake does: its
+    `[cleandirs]` emptied, its `[dirs]` (or `dirs`) created and the last
+    one its working directory, then the function, python here or shell
+    as a script `T/run.FUNC.PID` in a child process. The working
+    directory is the caller's again afterwards."""
+    import os
+    import _bitzel
     import _bitzel_host
+    try:
+        oldcwd = os.getcwd()
+    except OSError:
+        oldcwd = None
     flags = d.getVarFlags(func) or {}
-    for name in (d.expand(flags.get("cleandirs") or "")).split():
-        bb.utils.remove(name, True)
-        bb.utils.mkdirhier(name)
+    for name in d.expand(flags.get("cleandirs") or "").split():
+        _empty_dir(name)
     if dirs is None:
-        dirs = (d.expand(flags.get("dirs") or "")).split()
+        dirs = d.expand(flags.get("dirs") or "").split()
     for name in dirs:
         bb.utils.mkdirhier(name)
     cwd = dirs[-1] if dirs else None
-    if flags.get("python"):
+    body = d.getVar(func, False)
+    if not body:
+        if body is None:
+            bb.warn("Function %s doesn't exist" % func)
+        return
+    tempdir = d.getVar("T")
+    task = d.getVar("BB_RUNTASK") or func
+    runfile = os.path.join(tempdir, "run.%s.%d" % (func, os.getpid()))
+    bb.utils.mkdirhier(tempdir)
+    if task == func:
+        # The courtesy link to the task's own script.
+        link = os.path.join(tempdir, "run.%s" % task)
         try:
-            old = os.getcwd()
+            os.unlink(link)
+        except FileNotFoundError:
+            pass
+        try:
+            os.symlink(os.path.basename(runfile), link)
         except OSError:
-            # The directory was emptied and re-created above.
-            old = None
-        try:
+            pass
+    try:
+        if flags.get("python"):
+            print("DEBUG: Executing python function %s" % func)
+            with open(runfile, "w") as script:
+                script.write("def %s(d):\n%s\n\n%s(d)\n" % (func, body, func))
             if cwd:
                 os.chdir(cwd)
-            return _bitzel_host.exec_python_func(func, d)
-        finally:
-            if old:
-                os.chdir(old)
+            _bitzel_host.exec_python_func(func, d)
+            _flush()
+            print("DEBUG: Python function %s finished" % func)
+        else:
+            print("DEBUG: Executing shell function %s" % func)
+            # The emitted script must not override PWD.
+            d.delVarFlag("PWD", "export")
+            shell_script = getattr(_bitzel, "shell_script", None)
+            if shell_script is not None:
+                text = shell_script(d, func, cwd)
+            else:
+                text = _plain_shell_script(func, d, cwd)
+            with open(runfile, "w") as script:
+                script.write(text)
+            os.chmod(runfile, 0o775)
+            _flush()
+            import subprocess
+            result = subprocess.run(["sh", runfile])
+            if result.returncode != 0:
+                raise FuncFailed("Execution of '%s' failed with exit code %d"
+                                 % (runfile, result.returncode))
+            print("DEBUG: Shell function %s finished" % func)
+    finally:
+        _flush()
+        if oldcwd:
+            try:
+                os.chdir(oldcwd)
+            except OSError:
+                pass
+
+
+def _plain_shell_script(func, d, cwd):
+    """Outside a task (no script generator): the exported variables and
+    the function alone."""
     lines = ["#!/bin/sh", "set -e"]
-    env = {}
     for key in d.keys():
         if d.getVarFlag(key, "export", False) and not d.getVarFlag(key, "unexport", False):
             value = d.getVar(key)
-            if value is not None:
-                env[key] = value
+            if value is not None and key.isidentifier():
+                lines.append("export %s='%s'" % (key, value.replace("'", "'\\''")))
     lines.append("%s() {\n%s\n}" % (func, d.getVar(func) or ":"))
+    if cwd:
+        lines.append("cd '%s'" % cwd.replace("'", "'\\''"))
     lines.append(func)
-    result = subprocess.run(["/bin/sh", "-c", "\n".join(lines)], cwd=cwd, env=env)
-    if result.returncode != 0:
-        raise FuncFailed("%s failed with exit code %d" % (func, result.returncode))
+    return "\n".join(lines) + "\n"
+
+
+def exec_task(fn, task, d):
+    """Runs a task as BitBake's worker does: each of its `[prefuncs]`,
+    the task's own function, each of its `[postfuncs]`, in that order,
+    through exec_func (so each with its own directories). Returns 0, or 1
+    after printing why it failed."""
+    d.setVar("BB_RUNTASK", task)
+    prefuncs = d.getVarFlag(task, "prefuncs") or ""
+    postfuncs = d.getVarFlag(task, "postfuncs") or ""
+    try:
+        for func in prefuncs.split():
+            exec_func(func, d)
+        exec_func(task, d)
+        for func in postfuncs.split():
+            exec_func(func, d)
+    except bb.BBHandledException:
+        # bb.fatal has said why.
+        _flush()
+        return 1
+    except FuncFailed as failure:
+        _flush()
+        print("ERROR: %s" % failure)
+        _flush()
+        return 1
+    except Exception:
+        import traceback
+        _flush()
+        print("ERROR: Error executing a python function in %s:" % task)
+        print(traceback.format_exc().rstrip())
+        _flush()
+        return 1
+    return 0
 
 
 def tasksbetween(task_start, task_end, d):

@@ -1,6 +1,6 @@
-"""bb.process for Bitzel: running host commands."""
-
-import subprocess
+"""bb.process for Bitzel: running host commands. `subprocess` is imported
+when a command runs: it is among the costlier modules to import at every
+task start."""
 
 
 class CmdError(RuntimeError):
@@ -23,6 +23,7 @@ class ExecutionError(CmdError):
 
 
 def run(cmd, input=None, log=None, extrafiles=None, **options):
+    import subprocess
     shell = isinstance(cmd, str)
     options.setdefault("stdout", subprocess.PIPE)
     options.setdefault("stderr", subprocess.PIPE)

@@ -1,12 +1,10 @@
 """bb.utils for Bitzel: word-list helpers, booleans, dependency strings,
 version comparison, file helpers, and the shared inline-python context."""
 
-import collections
+# collections, hashlib, re and shutil are imported where they are used:
+# they are among the costlier modules to import at every task start.
 import errno
-import hashlib
 import os
-import re
-import shutil
 import time
 
 import bb
@@ -100,6 +98,7 @@ def explode_deps(s):
 
 def explode_dep_versions2(s, sort=True):
     """`name (op version) ...` to an ordered map of name -> [constraints]."""
+    import collections
     result = collections.OrderedDict()
     lastdep = None
     version_parts = []
@@ -130,6 +129,7 @@ def explode_dep_versions2(s, sort=True):
 
 
 def _normalise_constraint(constraint):
+    import re
     match = re.match(r"^\s*(<=|>=|=|<<|>>|<|>)\s*(.*)$", constraint)
     if match:
         return "%s %s" % (match.group(1), match.group(2).strip())
@@ -178,6 +178,7 @@ def _order(char):
 
 def _compare_part(a, b):
     """dpkg-style comparison of one version part."""
+    import re
     while a or b:
         first_diff = 0
         while (a and not a[0].isdigit()) or (b and not b[0].isdigit()):
@@ -257,6 +258,7 @@ def remove(path, recurse=False, ionice=False):
     for name in glob.glob(path):
         try:
             if recurse and os.path.isdir(name) and not os.path.islink(name):
+                import shutil
                 shutil.rmtree(name)
             else:
                 os.unlink(name)
@@ -269,11 +271,13 @@ def rename(src, dst):
 
 
 def copyfile(src, dest, newmtime=None, sstat=None):
+    import shutil
     shutil.copy2(src, dest)
     return True
 
 
 def _file_digest(algorithm, path):
+    import hashlib
     h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 16), b""):
@@ -314,6 +318,7 @@ def unlockfile(lock):
 
 
 def is_semver(version):
+    import re
     return re.match(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$", version) is not None
 
 
@@ -322,6 +327,7 @@ def cpu_count():
 
 
 def prunedir(topdir, ionice=False):
+    import shutil
     shutil.rmtree(topdir, ignore_errors=True)
 
 
