@@ -39,7 +39,7 @@ pub fn parse_rules(text: &str) -> (Vec<MirrorRule>, Option<String>) {
             replace: pair[1].to_string(),
         })
         .collect();
-    let warning = (words.len() % 2 != 0).then(|| {
+    let warning = (!words.len().is_multiple_of(2)).then(|| {
         format!("invalid mirror data `{text}`: it should be pairs of a pattern and a replacement")
     });
     (rules, warning)

@@ -415,16 +415,17 @@ pub fn quote(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn decode(
-        text: &str,
-    ) -> (
+    /// decodeurl's six parts.
+    type Decoded = (
         String,
         String,
         String,
         String,
         String,
         Vec<(String, Option<String>)>,
-    ) {
+    );
+
+    fn decode(text: &str) -> Decoded {
         let u = Url::parse(text).unwrap();
         (u.scheme, u.host, u.path, u.user, u.password, u.params.0)
     }

@@ -105,3 +105,46 @@ pub fn graph_json(dir: &Path, args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("bitzel graph prints JSON")
 }
+
+/// A build directory with its own copy of the bundled demo layer
+/// (`recipes/`, as `layer/`) and the configuration its templates make.
+pub fn demo_build_dir() -> tempfile::TempDir {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let layer = dir.path().join("layer");
+    for entry in walkdir::WalkDir::new(repo.join("recipes")) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(repo.join("recipes")).unwrap();
+        let target = layer.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    let templates = layer.join("conf/templates/default");
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    let bblayers = std::fs::read_to_string(templates.join("bblayers.conf.sample"))
+        .unwrap()
+        .replace("##DEMOLAYERDIR##", &layer.display().to_string());
+    std::fs::write(dir.path().join("conf/bblayers.conf"), bblayers).unwrap();
+    std::fs::copy(
+        templates.join("local.conf.sample"),
+        dir.path().join("conf/local.conf"),
+    )
+    .unwrap();
+    dir
+}
+
+/// Whether this machine can run `bitzel build` (user namespaces for the
+/// sandbox); says why not.
+pub fn can_build() -> bool {
+    let ok = Command::new("unshare")
+        .args(["--user", "--map-root-user", "true"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: user namespaces are not available here");
+    }
+    ok
+}

@@ -4,11 +4,13 @@
 //! (the `bb` package, `_bitzel_host`, and `_bitzel_codeparser` for
 //! `signature::pycode`, next to this file) is compiled into the binary and served to `import` by an in-memory
 //! finder; the native module `_bitzel` provides `DataSmart`, the `d`
-//! object over the Rust datastore. Every call attaches to the interpreter
+//! object over the Rust datastore, and `_bitzel_fetch` the Rust fetcher
+//! behind our `bb.fetch2`. Every call attaches to the interpreter
 //! for its own duration only, so Rust work on other threads never waits
 //! for python that is not running.
 
 mod d;
+mod fetch;
 
 use std::sync::{Arc, OnceLock};
 
@@ -102,9 +104,9 @@ fn interpreter() -> Result<&'static Interpreter, String> {
             Python::attach(|py| -> PyResult<Interpreter> {
                 let native = PyModule::new(py, "_bitzel")?;
                 native.add_class::<PyData>()?;
-                py.import("sys")?
-                    .getattr("modules")?
-                    .set_item("_bitzel", native)?;
+                let modules = py.import("sys")?.getattr("modules")?;
+                modules.set_item("_bitzel", native)?;
+                modules.set_item("_bitzel_fetch", fetch::module(py)?)?;
                 let sources = PyDict::new(py);
                 for (name, is_package, text) in SOURCES {
                     sources.set_item(name, (*is_package, *text))?;
