@@ -96,12 +96,12 @@ impl Url {
             Some((l, p)) => (l, Some(p)),
             None => (text, None),
         };
-        let mut split = UrlSplit::new(location);
+        let mut split = UrlSplit::new(location).map_err(&malformed)?;
         if split.scheme == "file" {
             // `file://a/b` is the relative path a/b, not host a: BitBake
             // drops the first `//` after a `:` unless a third `/` follows.
             let rewritten = drop_relative_file_slashes(location);
-            split = UrlSplit::new(&rewritten);
+            split = UrlSplit::new(&rewritten).map_err(&malformed)?;
         }
         let relative = (split.scheme == "file" || split.scheme == "git")
             && starts_with_scheme_not_slashes(location, &split);
@@ -270,7 +270,9 @@ struct UrlSplit {
 }
 
 impl UrlSplit {
-    fn new(text: &str) -> UrlSplit {
+    /// Err when the network location has one square bracket without the
+    /// other (Python's "Invalid IPv6 URL").
+    fn new(text: &str) -> Result<UrlSplit, &'static str> {
         let text: String = text
             .chars()
             .filter(|c| !matches!(c, '\t' | '\r' | '\n'))
@@ -293,14 +295,17 @@ impl UrlSplit {
             let end = after.find(['/', '?', '#']).unwrap_or(after.len());
             netloc = after[..end].to_string();
             rest = &after[end..];
+            if netloc.contains('[') != netloc.contains(']') {
+                return Err("invalid IPv6 URL");
+            }
         }
         let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
         let path = rest.split_once('?').map_or(rest, |(r, _)| r);
-        UrlSplit {
+        Ok(UrlSplit {
             scheme,
             netloc,
             path: path.to_string(),
-        }
+        })
     }
 
     /// (hostname in lower case, port text) as Python's `hostname`/`port`.
@@ -494,6 +499,8 @@ mod tests {
         );
         assert!(Url::parse("http://host:99999/x").is_err());
         assert!(Url::parse("http://host:x/x").is_err());
+        assert!(Url::parse("file://')])").is_err(), "a `]` without `[`");
+        assert_eq!(decode("http://[::1]:8080/x").1, "::1:8080");
     }
 
     #[test]
