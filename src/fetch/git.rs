@@ -632,4 +632,116 @@ mod tests {
                 .contains("full commit hash")
         );
     }
+
+    /// Runs git for a test fixture; None when git is missing.
+    fn fixture_git(dir: &Path, args: &[&str]) -> Option<String> {
+        let out = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .ok()?;
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    #[test]
+    fn fetch_updates_and_mirror_tarballs() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        if fixture_git(&repo, &["init", "-q", "-b", "main"]).is_none() {
+            eprintln!("skipped: no git");
+            return;
+        }
+        std::fs::write(repo.join("f"), "1\n").unwrap();
+        fixture_git(&repo, &["add", "f"]);
+        fixture_git(&repo, &["commit", "-q", "-m", "1"]);
+        let first = fixture_git(&repo, &["rev-parse", "HEAD"]).unwrap();
+        let url = format!("git://{};protocol=file;branch=main", repo.display());
+        let config = FetchConfig {
+            dl_dir: dir.path().join("dl"),
+            no_network: true,
+            ..FetchConfig::default()
+        };
+        let clonedir = fetch(&source(&url, &first), &config, &mut Report::default()).unwrap();
+        assert!(clonedir.join("HEAD").exists());
+        // A new commit: the existing clone is updated from the repository.
+        std::fs::write(repo.join("f"), "2\n").unwrap();
+        fixture_git(&repo, &["commit", "-q", "-a", "-m", "2"]);
+        let second = fixture_git(&repo, &["rev-parse", "HEAD"]).unwrap();
+        fetch(&source(&url, &second), &config, &mut Report::default()).unwrap();
+        let root = dir.path().join("unpack");
+        unpack(
+            &source(&url, &second),
+            &config,
+            &root,
+            &mut Report::default(),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("git/f")).unwrap(), "2\n");
+        // destsuffix, and nobranch at the first revision.
+        let nobranch = format!(
+            "git://{};protocol=file;nobranch=1;destsuffix=src",
+            repo.display()
+        );
+        unpack(
+            &source(&nobranch, &first),
+            &config,
+            &root,
+            &mut Report::default(),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(root.join("src/f")).unwrap(), "1\n");
+
+        // The bare clone as a mirror tarball: a PREMIRRORS file:// entry
+        // serves an upstream that cannot be reached.
+        let git = GitSource::new(&source(&url, &second), &config).unwrap();
+        let mirror = dir.path().join("mirror");
+        std::fs::create_dir(&mirror).unwrap();
+        let unreachable = "git://unreachable.invalid/repo;protocol=https;branch=main".to_string();
+        let upstream = GitSource::new(&source(&unreachable, &second), &config).unwrap();
+        let tarball = mirror.join(upstream.mirror_tarball());
+        let status = Command::new("tar")
+            .arg("-czf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&git.clonedir)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mirrored = FetchConfig {
+            dl_dir: dir.path().join("dl2"),
+            premirrors: mirror::parse_rules(&format!("git://.*/.* file://{}/", mirror.display())).0,
+            no_network: true,
+            ..FetchConfig::default()
+        };
+        let clone = fetch(
+            &source(&unreachable, &second),
+            &mirrored,
+            &mut Report::default(),
+        )
+        .unwrap();
+        assert_eq!(clone, mirrored.dl_dir.join("git2/unreachable.invalid.repo"));
+        // Without the mirror: refused, naming BB_NO_NETWORK.
+        let bare = FetchConfig {
+            dl_dir: dir.path().join("dl3"),
+            no_network: true,
+            ..FetchConfig::default()
+        };
+        let err = fetch(
+            &source(&unreachable, &second),
+            &bare,
+            &mut Report::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, FetchError::NetworkAccess { .. }), "{err}");
+        assert!(err.to_string().contains("BB_NO_NETWORK"), "{err}");
+        assert!(!bare.dl_dir.join("git2/unreachable.invalid.repo").exists());
+    }
 }
