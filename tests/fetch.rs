@@ -277,6 +277,10 @@ fn an_interrupted_download_leaves_no_file() {
         add_recipe(dir.path(), "payload", &payload_recipe(&url, &sha));
         let output = fails(dir.path(), &["build", "-c", "fetch", "payload"]);
         assert!(output.contains(&url), "{output}");
+        assert!(
+            output.contains("broke off") || output.contains("ended after"),
+            "{output}"
+        );
         let names = downloads(dir.path());
         assert!(
             names.iter().all(|n| n.ends_with(".lock")),

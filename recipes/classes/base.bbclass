@@ -90,7 +90,7 @@ python base_do_fetch() {
     try:
         bb.fetch2.Fetch(src_uri, d).download()
     except bb.fetch2.BBFetchException as e:
-        bb.fatal("%s: fetching failed: %s" % (d.getVar('PN'), e))
+        bb.fatal("%s: %s" % (d.getVar('PN'), e))
 }
 addtask fetch
 
@@ -105,7 +105,7 @@ python base_do_unpack() {
         try:
             bb.fetch2.Fetch(src_uri, d).unpack(d.getVar('UNPACKDIR'))
         except bb.fetch2.BBFetchException as e:
-            bb.fatal("%s: unpacking failed: %s" % (d.getVar('PN'), e))
+            bb.fatal("%s: %s" % (d.getVar('PN'), e))
     if not os.path.isdir(d.getVar('S')):
         bb.fatal("%s: S (%s) does not exist after unpacking; set S to the "
                  "directory the sources unpack to (UNPACKDIR for loose files)"

@@ -167,9 +167,17 @@ fn summarise_failures(
             ),
         };
     }
+    // The URL itself was the only place: its error as it is.
+    if let [(_, error)] = attempts.as_slice() {
+        return error.clone();
+    }
     let mut message = String::from("unable to fetch it from any source:");
     for (candidate, error) in &attempts {
-        message.push_str(&format!("\n    {candidate}: {error}"));
+        let why = match error {
+            FetchError::Fetch { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        message.push_str(&format!("\n    {candidate}: {why}"));
     }
     FetchError::Fetch {
         url: source.text.clone(),
@@ -286,6 +294,7 @@ fn write_verified(
         url: candidate.to_string(),
         message,
     };
+    let from = candidate.split(';').next().unwrap_or(candidate);
     let temp = TempFile::new(target).map_err(|e| fail(e.to_string()))?;
     let mut file = temp.file.try_clone().map_err(|e| fail(e.to_string()))?;
     let mut hashers = Hashers::new(&source.checksums);
@@ -293,7 +302,7 @@ fn write_verified(
     file.sync_all()
         .map_err(|e| fail(format!("syncing {}: {e}", temp.path.display())))?;
     let sums = hashers.finish();
-    sums.verify(&source.checksums, &source.text, candidate)?;
+    sums.verify(&source.checksums, &source.text, from)?;
     temp.persist(target).map_err(|e| fail(e.to_string()))?;
     Ok(sums)
 }
@@ -411,7 +420,7 @@ fn mark_done(target: &Path) {
 
 /// `BB_ALLOWED_NETWORKS`: with a list, only its hosts (`*.domain` for a
 /// domain and its subdomains) may be contacted.
-fn trusted_network(config: &FetchConfig, url: &Url) -> bool {
+pub(crate) fn trusted_network(config: &FetchConfig, url: &Url) -> bool {
     let Some(allowed) = config.allowed_networks.as_deref().filter(|a| !a.is_empty()) else {
         return true;
     };
@@ -473,8 +482,12 @@ fn http_get(location: &str, out: &mut File, hashers: &mut Hashers) -> Result<(),
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let mut body = response.into_body().into_reader();
-    let got =
-        copy_hashing(&mut body, out, hashers).map_err(|e| format!("reading the body: {e}"))?;
+    let got = copy_hashing(&mut body, out, hashers).map_err(|e| {
+        format!(
+            "the download broke off{}: {e}",
+            expected_length.map_or(String::new(), |n| format!(" before its {n} bytes arrived"))
+        )
+    })?;
     if let Some(expected) = expected_length
         && got != expected
     {

@@ -360,6 +360,12 @@ fn try_candidate(
                     via.repo_url()
                 )));
             }
+            if via.protocol != "file" && !super::download::trusted_network(config, &url) {
+                return Err(Attempt::Failed(format!(
+                    "the host `{}` is not in BB_ALLOWED_NETWORKS",
+                    url.host
+                )));
+            }
             let mut repo = via.repo_url();
             // A local bare repository is cloned by path, which lets git
             // hard-link its objects.
