@@ -4,6 +4,8 @@
 //! through them, and a module uses only the ones before it:
 //!
 //! - [`diag`]: diagnostics and source positions, used by every stage.
+//! - [`fetch`]: fetching, unpacking and patching sources (the work behind
+//!   `bb.fetch2`), from plain values.
 //! - [`syntax`]: metadata text to a lossless rowan tree with BitBake's
 //!   errors, and a typed AST over it.
 //! - [`datastore`]: evaluation as BitBake does it (operators, overrides,
@@ -30,6 +32,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod cas;
 pub mod diag;
+pub mod fetch;
 pub mod graph;
 pub mod recipe;
 pub mod remote;

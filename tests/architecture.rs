@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 /// last and no stage may use it.
 const STAGES: &[&str] = &[
     "diag",
+    "fetch",
     "syntax",
     "datastore",
     "signature",

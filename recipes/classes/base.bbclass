@@ -70,9 +70,16 @@ oe_runmake() {
 # Fetching and unpacking: BitBake's fetcher, on SRC_URI.
 ##################################################################
 
-# Downloads remote SRC_URI entries into DL_DIR (checking SRC_URI[sha256sum]).
-# file:// entries are found through FILESPATH when unpacking; their
-# contents are part of this task's signature through [file-checksums].
+# Downloads remote SRC_URI entries into DL_DIR (checking SRC_URI[sha256sum]),
+# trying PREMIRRORS, the URL, then MIRRORS; git:// entries are cloned into
+# DL_DIR/git2. file:// entries are found through FILESPATH when unpacking;
+# their contents are part of this task's signature through [file-checksums].
+# The revisions of SCM entries (SRCREV) are part of the signatures of
+# do_fetch and do_unpack through fetch_revisions (BitBake's code readers
+# cannot see them being read inside the fetcher).
+fetch_revisions[vardepvalue] = "${@bb.fetch.get_hashvalue(d)}"
+do_fetch[vardeps] += "fetch_revisions"
+do_unpack[vardeps] += "fetch_revisions"
 do_fetch[dirs] = "${DL_DIR}"
 do_fetch[network] = "1"
 do_fetch[file-checksums] = "${@bb.fetch.get_checksum_file_list(d)}"
@@ -83,12 +90,12 @@ python base_do_fetch() {
     try:
         bb.fetch2.Fetch(src_uri, d).download()
     except bb.fetch2.BBFetchException as e:
-        bb.fatal("%s: fetching failed: %s" % (d.getVar('PN'), e))
+        bb.fatal("%s: %s" % (d.getVar('PN'), e))
 }
 addtask fetch
 
 # Unpacks every SRC_URI entry into a fresh UNPACKDIR (archives extracted,
-# other files copied), which must then contain S.
+# other files copied, git checked out), which must then contain S.
 do_unpack[dirs] = "${UNPACKDIR}"
 do_unpack[cleandirs] = "${UNPACKDIR}"
 python base_do_unpack() {
@@ -98,7 +105,7 @@ python base_do_unpack() {
         try:
             bb.fetch2.Fetch(src_uri, d).unpack(d.getVar('UNPACKDIR'))
         except bb.fetch2.BBFetchException as e:
-            bb.fatal("%s: unpacking failed: %s" % (d.getVar('PN'), e))
+            bb.fatal("%s: %s" % (d.getVar('PN'), e))
     if not os.path.isdir(d.getVar('S')):
         bb.fatal("%s: S (%s) does not exist after unpacking; set S to the "
                  "directory the sources unpack to (UNPACKDIR for loose files)"

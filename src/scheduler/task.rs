@@ -67,6 +67,84 @@ pub(super) fn flag_words(d: &DataStore, func: &str, flag: &str) -> Vec<String> {
 
 /// The paths `[file-checksums]` of `func` names that exist (for a `*`
 /// pattern, its directory).
+/// The host git's exec path (`git --exec-path`), found once.
+fn git_exec_path() -> Option<&'static Path> {
+    static EXEC_PATH: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    EXEC_PATH
+        .get_or_init(|| {
+            let out = std::process::Command::new("git")
+                .arg("--exec-path")
+                .output()
+                .ok()?;
+            let path = PathBuf::from(String::from_utf8(out.stdout).ok()?.trim());
+            (out.status.success() && path.is_dir()).then_some(path)
+        })
+        .as_deref()
+}
+
+/// The local repositories of `SRC_URI`'s git URLs with `protocol=file`
+/// (`git:///path;protocol=file` clones `/path`).
+fn local_git_repositories(d: &DataStore) -> Vec<PathBuf> {
+    let value = d.get_var("SRC_URI").ok().flatten().unwrap_or_default();
+    value
+        .split_whitespace()
+        .filter(|url| url.split(';').skip(1).any(|p| p == "protocol=file"))
+        .filter_map(|url| {
+            let rest = url
+                .strip_prefix("git://")
+                .or_else(|| url.strip_prefix("gitsm://"))?;
+            let path = rest.split(';').next()?;
+            let path = if path.starts_with('/') {
+                PathBuf::from(path)
+            } else {
+                Path::new("/").join(path)
+            };
+            path.is_dir().then_some(path)
+        })
+        .collect()
+}
+
+/// The existing local directories that `PREMIRRORS` and `MIRRORS` name
+/// as `file://` replacements, each cut before its first component that
+/// the mirror rewrite fills in (`TYPE`, `HOST`, `PATH`, `BASENAME`,
+/// `MIRRORNAME`, a `\N` group).
+fn file_mirror_dirs(d: &DataStore) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for var in ["PREMIRRORS", "MIRRORS"] {
+        let value = d.get_var(var).ok().flatten().unwrap_or_default();
+        let words: Vec<&str> = value.split_whitespace().collect();
+        for pair in words.chunks(2) {
+            let Some(replacement) = pair.get(1) else {
+                continue;
+            };
+            let Some(path) = replacement.strip_prefix("file://") else {
+                continue;
+            };
+            let path = path.split(';').next().unwrap_or_default();
+            let mut dir = PathBuf::from("/");
+            for part in path.split('/').filter(|p| !p.is_empty()) {
+                if ["TYPE", "HOST", "PATH", "BASENAME", "MIRRORNAME"]
+                    .iter()
+                    .any(|t| part.contains(t))
+                    || part.contains('\\')
+                {
+                    break;
+                }
+                dir.push(part);
+            }
+            while !dir.is_dir() {
+                if !dir.pop() {
+                    break;
+                }
+            }
+            if dir != Path::new("/") && !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+    }
+    dirs
+}
+
 fn checksummed_paths(d: &DataStore, func: &str) -> Vec<PathBuf> {
     flag_words(d, func, "file-checksums")
         .into_iter()
@@ -402,6 +480,24 @@ pub(super) fn start_task(
     {
         spec.env
             .insert("GCC_EXEC_PREFIX".to_string(), "/usr/lib/gcc/".to_string());
+    }
+    // git runs its helpers (git-upload-pack, git-remote-https, ...) from
+    // its exec path, which may lie outside the system directories (a git
+    // in /usr/local): make it visible, as the compiler's internals are.
+    if hosttools.iter().any(|t| t == "git")
+        && let Some(exec_path) = git_exec_path()
+        && !in_system_dirs(exec_path)
+    {
+        view.read_only(exec_path);
+    }
+    // A task that may fetch reads the local (`file://`) mirrors it names.
+    if network {
+        for dir in file_mirror_dirs(&local)
+            .into_iter()
+            .chain(local_git_repositories(&local))
+        {
+            view.read_only(dir);
+        }
     }
     if task_file.is_some() {
         // Transparent huge pages make the allocator zero 2 MiB pages

@@ -5,12 +5,14 @@
 //! `signature::pycode`, next to this file) is compiled into the binary and served to `import` by an in-memory
 //! finder; the native module `_bitzel` provides `DataSmart`, the `d`
 //! object over the Rust datastore, and the fetcher's hook to a download
-//! cache ([`DownloadCache`]). Every call attaches to the interpreter
+//! cache ([`DownloadCache`]); `_bitzel_fetch` is the Rust fetcher
+//! behind our `bb.fetch2`. Every call attaches to the interpreter
 //! for its own duration only, so Rust work on other threads never waits
 //! for python that is not running.
 
 mod d;
 mod downloads;
+mod fetch;
 
 use std::sync::{Arc, OnceLock};
 
@@ -165,9 +167,9 @@ fn interpreter() -> Result<&'static Interpreter, String> {
                 native.add_class::<PyData>()?;
                 native.add_function(wrap_pyfunction!(downloads::download_cache_fetch, &native)?)?;
                 native.add_function(wrap_pyfunction!(downloads::download_cache_push, &native)?)?;
-                py.import("sys")?
-                    .getattr("modules")?
-                    .set_item("_bitzel", native)?;
+                let modules = py.import("sys")?.getattr("modules")?;
+                modules.set_item("_bitzel", native)?;
+                modules.set_item("_bitzel_fetch", fetch::module(py)?)?;
                 let sources = PyDict::new(py);
                 for (name, is_package, text) in SOURCES {
                     sources.set_item(name, (*is_package, *text))?;
