@@ -330,3 +330,61 @@ fn a_python_task_failure_shows_its_traceback_in_the_log() {
         "{stderr}"
     );
 }
+
+/// Two recipes whose do_compile record when they start and end, a
+/// second apart, with `extra` added to each.
+fn timed_pair(dir: &Path, extra: &str) {
+    for pn in ["lock-a", "lock-b"] {
+        write(
+            dir,
+            &format!("layer/recipes-demo/{pn}/{pn}_1.0.bb"),
+            &format!(
+                "LICENSE = \"MIT\"\nS = \"${{UNPACKDIR}}\"\n{extra}\npython do_compile() {{\n    import os, time\n    b = d.getVar('B')\n    open(os.path.join(b, 'start'), 'w').write(str(time.time_ns()))\n    time.sleep(1)\n    open(os.path.join(b, 'end'), 'w').write(str(time.time_ns()))\n}}\n"
+            ),
+        );
+    }
+}
+
+/// Whether the two recipes' do_compile ran at the same time.
+fn overlapped(dir: &Path) -> bool {
+    let read = |pn: &str, what: &str| -> u128 {
+        let path = dir.join(format!("tmp/work/x86_64-linux/{pn}/1.0/sources/{what}"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (a0, a1) = (read("lock-a", "start"), read("lock-a", "end"));
+    let (b0, b1) = (read("lock-b", "start"), read("lock-b", "end"));
+    a0 < b1 && b0 < a1
+}
+
+#[test]
+fn tasks_naming_one_lockfile_never_run_at_once() {
+    if !can_build() {
+        return;
+    }
+    let dir = demo();
+    let args = [
+        "build", "lock-a", "lock-b", "-c", "compile", "-j", "2", "-f",
+    ];
+    // Without a lock the two run side by side (so the test can fail)...
+    timed_pair(dir.path(), "");
+    let out = bitzel(
+        &["build", "lock-a", "lock-b", "-c", "configure"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = bitzel(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(overlapped(dir.path()), "two jobs did not run at once");
+    // ...with one, one after the other.
+    timed_pair(
+        dir.path(),
+        "do_compile[lockfiles] = \"${TMPDIR}/compile.lock\"",
+    );
+    let out = bitzel(&args, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(!overlapped(dir.path()), "tasks holding one lock overlapped");
+}

@@ -351,6 +351,8 @@ struct InFlight {
     log: PathBuf,
     outputs: Vec<PathBuf>,
     task_file: Option<PathBuf>,
+    /// Its `[lockfiles]`, held (flock) until it ended.
+    _locks: Vec<std::fs::File>,
 }
 
 /// The build directory-relative form of an output path (`None` when it is
@@ -665,6 +667,22 @@ fn build_once(
             if in_flight.len() >= jobs {
                 break;
             }
+            // `[lockfiles]`: BitBake holds them for the task's duration, so
+            // tasks naming the same file never run at once, in this build
+            // or another process. One held elsewhere: wait for it.
+            let locks = match task::take_lockfiles(input, &mut recipes, id) {
+                Ok(Some(locks)) => locks,
+                Ok(None) => {
+                    if in_flight.is_empty() {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    break;
+                }
+                Err(message) => {
+                    eprintln!("warning: {name}: {message}");
+                    Vec::new()
+                }
+            };
             // It must run: its dependencies' outputs must be in place,
             // downloaded first if they are the remote cache's.
             fetch_remote(remote, &mut state, deps)?;
@@ -718,6 +736,7 @@ fn build_once(
                         log: launched.log,
                         outputs: launched.outputs,
                         task_file: launched.task_file,
+                        _locks: locks,
                     });
                 }
                 Err((log, message)) => {

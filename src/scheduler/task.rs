@@ -67,6 +67,43 @@ pub(super) fn flag_words(d: &DataStore, func: &str, flag: &str) -> Vec<String> {
 
 /// The paths `[file-checksums]` of `func` names that exist (for a `*`
 /// pattern, its directory).
+/// Takes the task's `[lockfiles]` (exclusive `flock`s, the files created
+/// as BitBake creates them): `Some` with every one held, `None` when one
+/// is held elsewhere (nothing is kept then).
+pub(super) fn take_lockfiles(
+    input: &BuildInput,
+    recipes: &mut Recipes,
+    id: TaskId,
+) -> Result<Option<Vec<std::fs::File>>, String> {
+    let node = &input.graph.tasks[id as usize];
+    let task = &input.set.recipe(node.recipe).info.tasks[node.task as usize];
+    // (The graph's record of the task keeps only the flags the graph
+    // needs: read the recipe's datastore, which running it needs anyway.)
+    let d = recipes.get(node.recipe)?;
+    let mut held = Vec::new();
+    for path in flag_words(d, &task.name, "lockfiles") {
+        let path = PathBuf::from(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => held.push(file),
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(format!("cannot lock {}: {e}", path.display()));
+            }
+        }
+    }
+    Ok(Some(held))
+}
+
 /// The host git's exec path (`git --exec-path`), found once.
 fn git_exec_path() -> Option<&'static Path> {
     static EXEC_PATH: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
