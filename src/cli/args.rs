@@ -166,6 +166,11 @@ pub struct ParseArgs {
     /// in `cache/bitzel/`.
     #[arg(long)]
     pub no_cache: bool,
+    /// Print every target's result (what the task graph reads, base hashes
+    /// included) as one JSON object per line, sorted, instead of the
+    /// summary: for checking that two ways of parsing agree.
+    #[arg(long, hide = true)]
+    pub dump_results: bool,
 }
 
 #[derive(Debug, clap::Args)]

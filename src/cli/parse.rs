@@ -33,6 +33,23 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
             return Ok(false);
         }
     };
+    if args.dump_results {
+        let mut lines = Vec::new();
+        for recipe in &all.recipes {
+            match &recipe.targets {
+                Ok(targets) => {
+                    for target in targets {
+                        lines.push(serde_json::to_string(target)?);
+                    }
+                }
+                Err(error) => lines.push(format!("error: {}: {}", error.path.display(), error.message)),
+            }
+        }
+        lines.sort();
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+    }
     let (mut n_targets, mut n_skipped, mut n_errors) = (0, 0, 0);
     for recipe in &all.recipes {
         match &recipe.targets {
