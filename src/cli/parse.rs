@@ -42,7 +42,11 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
                         lines.push(serde_json::to_string(target)?);
                     }
                 }
-                Err(error) => lines.push(format!("error: {}: {}", error.path.display(), error.message)),
+                Err(error) => lines.push(format!(
+                    "error: {}: {}",
+                    error.path.display(),
+                    error.message
+                )),
             }
         }
         lines.sort();

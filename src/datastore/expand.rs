@@ -115,6 +115,13 @@ impl DataStore {
     ) -> Result<(Option<String>, Vec<String>), ExpansionError> {
         let assembled = self.assemble(name)?;
         let raw = assembled.value.clone();
+        // Only removals need the expanded value here: the caller expands
+        // the raw value itself, recording references.
+        let removes = !assembled.carried_removes.is_empty()
+            || self.record(name).is_some_and(|r| !r.removes.is_empty());
+        if !removes {
+            return Ok((raw, Vec::new()));
+        }
         let read = self.finish_read(name, assembled.value, assembled.carried_removes)?;
         Ok((raw, read.matched_removes))
     }

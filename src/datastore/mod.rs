@@ -218,7 +218,7 @@ impl DataStore {
             parent: Some(self.parent),
             vars: self.local,
             objects,
-            names_with_references: Default::default(),
+            ..Layer::default()
         })
     }
 
@@ -248,7 +248,7 @@ impl DataStore {
             parent: None,
             vars,
             objects,
-            names_with_references: Default::default(),
+            ..Layer::default()
         })
     }
 
@@ -274,7 +274,7 @@ impl DataStore {
             parent: Some(self.parent.clone()),
             vars: local,
             objects,
-            names_with_references: Default::default(),
+            ..Layer::default()
         });
         self.parent = layer.clone();
         DataStore::child(layer, self.python.clone())
@@ -390,6 +390,30 @@ impl DataStore {
         }
         names.sort();
         names
+    }
+
+    /// The names whose record has an `export` flag (whatever its value),
+    /// in no particular order. Costs a walk of this datastore's own
+    /// writes; each parent layer's list is computed once.
+    pub fn names_with_export_flag(&self) -> Vec<String> {
+        let mut candidates: Vec<&String> = self
+            .local
+            .iter()
+            .filter(|(_, slot)| slot.as_ref().is_some_and(|r| r.flag("export").is_some()))
+            .map(|(name, _)| name)
+            .collect();
+        let mut layer = Some(&*self.parent);
+        while let Some(l) = layer {
+            candidates.extend(l.own_exported_names());
+            layer = l.parent.as_deref();
+        }
+        let mut seen: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
+        candidates
+            .into_iter()
+            // A nearer layer may hold the record without the flag.
+            .filter(|name| seen.insert(name.as_str()) && self.raw_flag(name, "export").is_some())
+            .cloned()
+            .collect()
     }
 
     /// Every variable name with a record, sorted.

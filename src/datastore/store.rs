@@ -174,6 +174,11 @@ pub struct Layer {
     /// The names in this layer and its parents that hold `${` (what key
     /// expansion looks at), computed once on first use.
     pub(crate) names_with_references: std::sync::OnceLock<Vec<String>>,
+    /// The names whose record in this layer itself (not a parent's) has
+    /// an `export` flag, computed once on first use: task signatures
+    /// look for exported variables in every recipe, and the configuration
+    /// layer is shared by all of them.
+    pub(crate) exported_names: std::sync::OnceLock<Vec<String>>,
 }
 
 /// An opaque value stored by python code (a python object, to Rust).
@@ -212,6 +217,17 @@ impl Layer {
                 .collect();
             names.sort();
             names
+        })
+    }
+
+    /// See `exported_names`.
+    pub(crate) fn own_exported_names(&self) -> &[String] {
+        self.exported_names.get_or_init(|| {
+            self.vars
+                .iter()
+                .filter(|(_, slot)| slot.as_ref().is_some_and(|r| r.flag("export").is_some()))
+                .map(|(name, _)| name.clone())
+                .collect()
         })
     }
 

@@ -114,7 +114,6 @@ struct Context<'d> {
     /// The datastore shell functions are read in: `d` with
     /// `BB_HASH_CODEPARSER_VALS` applied.
     codeparser: DataStore,
-    keys: HashSet<String>,
     shelldeps: BTreeSet<String>,
     exclude_flags: Vec<String>,
     ignored: HashSet<String>,
@@ -122,8 +121,12 @@ struct Context<'d> {
 }
 
 impl Context<'_> {
+    /// Whether `name` is a key: BitBake's set of every datastore name
+    /// that does not start with `__` (those with content) and every
+    /// `addpylib` function. Asked per name rather than built: a recipe
+    /// has thousands of names and asks about a few hundred.
     fn is_key(&self, name: &str) -> bool {
-        self.keys.contains(name)
+        self.modules.contains_key(name) || (!name.starts_with("__") && self.d.has_content(name))
     }
 
     fn keys_in<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Vec<String> {
@@ -317,23 +320,16 @@ pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, Signatur
     let mut codeparser = d.create_copy();
     let d: &DataStore = d;
     let modules = module_functions();
-    let names = d.keys();
-    let mut keys: HashSet<String> = names
-        .iter()
-        .filter(|k| !k.starts_with("__") && d.has_content(k))
-        .cloned()
-        .collect();
-    keys.extend(modules.keys().cloned());
     let mut shelldeps = BTreeSet::new();
-    for name in &names {
-        if name.starts_with("__") || d.raw_flag(name, "export").is_none() {
+    for name in d.names_with_export_flag() {
+        if name.starts_with("__") {
             continue;
         }
-        let export = d.get_var_flag(name, "export")?;
-        let unexport = d.get_var_flag(name, "unexport")?;
+        let export = d.get_var_flag(&name, "export")?;
+        let unexport = d.get_var_flag(&name, "unexport")?;
         if export.as_deref().is_some_and(to_boolean) && !unexport.as_deref().is_some_and(to_boolean)
         {
-            shelldeps.insert(name.clone());
+            shelldeps.insert(name);
         }
     }
     let words = |name: &str| -> Result<Vec<String>, ExpansionError> {
@@ -351,7 +347,6 @@ pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, Signatur
     let context = Context {
         d,
         codeparser,
-        keys,
         shelldeps,
         exclude_flags: words("BB_SIGNATURE_EXCLUDE_FLAGS")?,
         ignored: words("BB_BASEHASH_IGNORE_VARS")?.into_iter().collect(),
@@ -385,6 +380,7 @@ pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, Signatur
         .enumerate()
         .map(|(i, k)| (k.as_str(), i as u32))
         .collect();
+    let values: Vec<&Option<String>> = result.values.values().collect();
     let direct: Vec<Vec<u32>> = result
         .gendeps
         .values()
@@ -412,13 +408,12 @@ pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, Signatur
             .filter(|&k| seen[k as usize / 64] & (1 << (k % 64)) != 0)
             .collect();
         let mut hasher = Sha256::new();
-        if let Some(Some(value)) = result.values.get(task) {
+        if let Some(value) = values[root as usize] {
             hasher.update(value.as_bytes());
         }
         for &id in &ids {
-            let key = &result.key_names[id as usize];
-            hasher.update(key.as_bytes());
-            if let Some(Some(value)) = result.values.get(key) {
+            hasher.update(result.key_names[id as usize].as_bytes());
+            if let Some(value) = values[id as usize] {
                 hasher.update(value.as_bytes());
             }
         }

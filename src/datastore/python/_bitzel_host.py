@@ -10,6 +10,7 @@ run in order. Written for Bitzel; BitBake's semantics, our code.
 import builtins
 import sys
 import threading
+import types
 
 import bb
 import bb.parse
@@ -83,9 +84,53 @@ def _compile_at(text, filename, line):
     return compile("\n" * max(line - 1, 0) + text, filename, "exec")
 
 
+# Compiled `def` statements by (text, file, line): every recipe defines
+# the functions of the classes it inherits again, and compiling them was a
+# twentieth of a parse.
+_def_code = {}
+
+_PLAIN_CONSTANTS = (str, int, float, bool, bytes, type(None))
+
+
+def _plain(defaults):
+    if defaults is None:
+        return True
+    if isinstance(defaults, dict):
+        defaults = tuple(defaults.values())
+    return all(type(value) in _PLAIN_CONSTANTS for value in defaults)
+
+
+def _same_function(old, new):
+    """Whether calling `old` is calling `new`: the same code, globals and
+    constant defaults, no closure or attributes."""
+    if type(old) is not types.FunctionType or type(new) is not types.FunctionType:
+        return False
+    return (
+        old.__code__ is new.__code__
+        and old.__globals__ is new.__globals__
+        and old.__closure__ is None
+        and new.__closure__ is None
+        and not old.__dict__
+        and not new.__dict__
+        and _plain(old.__defaults__)
+        and _plain(old.__kwdefaults__)
+        and old.__defaults__ == new.__defaults__
+        and old.__kwdefaults__ == new.__kwdefaults__
+    )
+
+
 def define_function(name, text, filename, line):
-    exec(_compile_at(text, filename, line), _context)
-    _changed()
+    key = (text, filename, line)
+    code = _def_code.get(key)
+    if code is None:
+        code = _compile_at(text, filename, line)
+        _def_code[key] = code
+    previous = _context.get(name)
+    exec(code, _context)
+    # The same definition again leaves the threads' copies of the context
+    # valid: their function behaves as the new one.
+    if not _same_function(previous, _context.get(name)):
+        _changed()
 
 
 def run_anonymous(functions, d):
