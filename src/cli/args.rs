@@ -53,6 +53,11 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Inspect or shrink the local cache (CAS and action cache).
     Cache(CacheArgs),
+    /// Internal: a parser worker process that `bitzel parse` (and every
+    /// command that parses recipes) starts, serving requests on stdin and
+    /// stdout.
+    #[command(name = "__parse-worker", hide = true)]
+    ParseWorker,
 }
 
 #[derive(Debug, clap::Args)]

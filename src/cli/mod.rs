@@ -52,6 +52,7 @@ pub fn run() -> Outcome {
         Command::Explain(explain_args) => explain::run(explain_args, &mut out),
         Command::Build(build_args) => build::run(build_args, &mut out),
         Command::Cache(cache_args) => cache::run(cache_args, &mut out),
+        Command::ParseWorker => parse::serve_worker(),
     };
     let flushed = out.flush();
     match (result, flushed) {

@@ -13,6 +13,13 @@ use crate::datastore::python::EmbeddedPython;
 use crate::datastore::{ConfigInput, Evaluator, FsLoader};
 use crate::recipe::parse_all::parse_all;
 
+/// `bitzel __parse-worker`: a parser worker process
+/// (`recipe::parse_worker`); its stdout is the protocol.
+pub fn serve_worker() -> Result<bool> {
+    crate::recipe::parse_worker::serve().map_err(anyhow::Error::msg)?;
+    Ok(true)
+}
+
 /// `Ok(true)` when every recipe parsed (skips are not failures).
 pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
     let started = Instant::now();
@@ -26,7 +33,13 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
         env: std::env::vars().collect(),
     };
     let cache = (!args.no_cache).then_some(cache_file.as_path());
-    let all = match parse_all(&evaluator, &input, args.jobs.unwrap_or(0), cache) {
+    let all = match parse_all(
+        &evaluator,
+        &input,
+        args.jobs.unwrap_or(0),
+        std::env::current_exe().ok().as_deref(),
+        cache,
+    ) {
         Ok(all) => all,
         Err(error) => {
             super::print_eval_error(&error);

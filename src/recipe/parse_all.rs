@@ -21,11 +21,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use super::bbfiles::{self, Collected};
 use super::info::RecipeInfo;
+use super::parse_worker::{evaluate_with_workers, worker_count};
 use crate::datastore::{
-    ConfigInput, DataStore, EvalError, Evaluator, FinalisedRecipe, Outcome, parse_configuration,
-    parse_recipe,
+    ConfigInput, DataStore, EvalError, Evaluator, FinalisedRecipe, Layer, Outcome,
+    parse_configuration, parse_recipe,
 };
 use crate::signature::basehash::recipe_signatures;
 
@@ -99,8 +102,76 @@ struct LoadedConfig {
     graph_config: BTreeMap<String, String>,
 }
 
+/// The configuration as recipes are parsed on it.
+pub(super) struct Configuration {
+    pub(super) layer: Arc<Layer>,
+    /// The files it depended on.
+    depends: Vec<String>,
+    collection: BTreeMap<String, String>,
+    graph_config: BTreeMap<String, String>,
+}
+
+/// Parses the configuration and freezes it for recipes, with what
+/// collection and the task graph read from it. Worker processes call this
+/// too, so that they parse recipes on the same configuration.
+pub(super) fn load_configuration(
+    evaluator: &Evaluator,
+    input: &ConfigInput,
+) -> Result<Configuration, EvalError> {
+    let mut d = parse_configuration(evaluator, input)?;
+    let mut depends = d.list_var("__base_depends");
+    depends.extend(d.list_var("__bitzel_python_depends"));
+    let collection = collection_vars(&d);
+    let graph_config = graph_config_vars(&mut d).map_err(|e| EvalError {
+        path: input.topdir.clone(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+    Ok(Configuration {
+        layer: d.freeze_flat(),
+        depends,
+        collection,
+        graph_config,
+    })
+}
+
 /// A recipe evaluated in this run: its targets, and the files it read.
-type Evaluated = (Result<Vec<TargetResult>, EvalError>, Vec<String>);
+pub(super) type Evaluated = (Result<Vec<TargetResult>, EvalError>, Vec<String>);
+
+/// Evaluates one recipe with its appends on the configuration `layer`:
+/// the base recipe and its variants, with their signatures.
+pub(super) fn evaluate_recipe(
+    evaluator: &Evaluator,
+    layer: &Arc<Layer>,
+    recipe: &Path,
+    appends: &[PathBuf],
+) -> Evaluated {
+    let result = parse_recipe(evaluator, layer, recipe, appends).and_then(|mut parsed| {
+        let mut depends = parsed.base.datastore.list_var("__depends");
+        let mut targets = vec![target(
+            recipe,
+            recipe.display().to_string(),
+            &mut parsed.base,
+        )?];
+        for (name, variant) in &mut parsed.variants {
+            for dep in variant.datastore.list_var("__depends") {
+                if !depends.contains(&dep) {
+                    depends.push(dep);
+                }
+            }
+            targets.push(target(
+                recipe,
+                format!("virtual:{name}:{}", recipe.display()),
+                variant,
+            )?);
+        }
+        Ok((targets, depends))
+    });
+    match result {
+        Ok((targets, depends)) => (Ok(targets), depends),
+        Err(error) => (Err(error), Vec::new()),
+    }
+}
 
 /// A file's identity as `stat` sees it: when it is unchanged the file's
 /// recorded hash is trusted without reading it (as git's index does).
@@ -232,10 +303,18 @@ fn strings(paths: &[PathBuf]) -> Vec<String> {
 
 /// Parses every recipe, reusing `cache_file`'s entries that are still
 /// valid and rewriting it. `Err` is a configuration that does not parse.
+///
+/// `jobs` parsers (0: one per core) run at once. With
+/// `worker_executable` (the running bitzel, whose `__parse-worker`
+/// subcommand serves [`super::parse_worker`]'s protocol), every job after
+/// the first is a worker process with its own python interpreter, which
+/// is what makes parsing scale; without it, the jobs are threads of this
+/// process, sharing its interpreter (for tests and library use).
 pub fn parse_all(
     evaluator: &Evaluator,
     input: &ConfigInput,
     jobs: usize,
+    worker_executable: Option<&Path>,
     cache_file: Option<&Path>,
 ) -> Result<ParseAll, EvalError> {
     let mut hashes = Hashes::default();
@@ -259,22 +338,12 @@ pub fn parse_all(
     // The configuration, parsed now or only if a recipe needs it.
     let mut config: Option<LoadedConfig> = None;
     let load_config = || -> Result<_, EvalError> {
-        let d = parse_configuration(evaluator, input)?;
-        let mut files = d.list_var("__base_depends");
-        files.extend(d.list_var("__bitzel_python_depends"));
-        let depends = hashes.record(&files);
-        let vars = collection_vars(&d);
-        let mut d = d;
-        let graph_config = graph_config_vars(&mut d).map_err(|e| EvalError {
-            path: input.topdir.clone(),
-            line: 0,
-            message: e.to_string(),
-        })?;
+        let loaded = load_configuration(evaluator, input)?;
         Ok(LoadedConfig {
-            layer: d.freeze_flat(),
-            depends,
-            collection: vars,
-            graph_config,
+            layer: loaded.layer,
+            depends: hashes.record(&loaded.depends),
+            collection: loaded.collection,
+            graph_config: loaded.graph_config,
         })
     };
     let collection = if config_valid {
@@ -319,51 +388,45 @@ pub fn parse_all(
         config = Some(load_config()?);
     }
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| EvalError {
-            path: input.topdir.clone(),
-            line: 0,
-            message: format!("cannot start the parser threads: {e}"),
-        })?;
-    let parsed: HashMap<&PathBuf, Evaluated> = match &config {
-        Some(LoadedConfig { layer, .. }) => pool.install(|| {
-            to_parse
-                .par_iter()
-                .map(|recipe| {
-                    let appends = collected.appends_for(recipe);
-                    let result =
-                        parse_recipe(evaluator, layer, recipe, &appends).and_then(|mut parsed| {
-                            let mut depends = parsed.base.datastore.list_var("__depends");
-                            let mut targets = vec![target(
-                                recipe,
-                                recipe.display().to_string(),
-                                &mut parsed.base,
-                            )?];
-                            for (name, variant) in &mut parsed.variants {
-                                for dep in variant.datastore.list_var("__depends") {
-                                    if !depends.contains(&dep) {
-                                        depends.push(dep);
-                                    }
-                                }
-                                targets.push(target(
-                                    recipe,
-                                    format!("virtual:{name}:{}", recipe.display()),
-                                    variant,
-                                )?);
-                            }
-                            Ok((targets, depends))
-                        });
-                    let (targets, depends) = match result {
-                        Ok((targets, depends)) => (Ok(targets), depends),
-                        Err(error) => (Err(error), Vec::new()),
-                    };
-                    (*recipe, (targets, depends))
-                })
-                .collect()
-        }),
-        None => HashMap::new(),
+    let jobs = if jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        jobs
+    };
+    let n_workers = match worker_executable {
+        Some(_) => worker_count(jobs, to_parse.len()),
+        None => 0,
+    };
+    let parsed: HashMap<&PathBuf, Evaluated> = match (&config, worker_executable) {
+        (Some(LoadedConfig { layer, .. }), Some(executable)) if n_workers > 0 => {
+            let work: Vec<(&Path, Vec<PathBuf>)> = to_parse
+                .iter()
+                .map(|recipe| (recipe.as_path(), collected.appends_for(recipe)))
+                .collect();
+            let results =
+                evaluate_with_workers(executable, n_workers, evaluator, input, layer, &work);
+            to_parse.iter().copied().zip(results).collect()
+        }
+        (Some(LoadedConfig { layer, .. }), _) => {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(jobs)
+                .build()
+                .map_err(|e| EvalError {
+                    path: input.topdir.clone(),
+                    line: 0,
+                    message: format!("cannot start the parser threads: {e}"),
+                })?;
+            pool.install(|| {
+                to_parse
+                    .par_iter()
+                    .map(|recipe| {
+                        let appends = collected.appends_for(recipe);
+                        (*recipe, evaluate_recipe(evaluator, layer, recipe, &appends))
+                    })
+                    .collect()
+            })
+        }
+        (None, _) => HashMap::new(),
     };
 
     let mut new_cache = CacheFile {
