@@ -392,28 +392,27 @@ impl DataStore {
         names
     }
 
-    /// The names whose record has an `export` flag (whatever its value),
-    /// in no particular order. Costs a walk of this datastore's own
-    /// writes; each parent layer's list is computed once.
-    pub fn names_with_export_flag(&self) -> Vec<String> {
-        let mut candidates: Vec<&String> = self
+    /// The names whose record has `flag` (a value, even `None`, or a
+    /// weak default), sorted: the names of [`DataStore::keys`] that have
+    /// it. Costs a walk of this datastore's own writes; each parent
+    /// layer's list is computed once per flag.
+    pub fn names_with_flag(&self, flag: &str) -> Vec<String> {
+        let mut candidates: Vec<String> = self
             .local
             .iter()
-            .filter(|(_, slot)| slot.as_ref().is_some_and(|r| r.flag("export").is_some()))
-            .map(|(name, _)| name)
+            .filter(|(_, slot)| slot.as_ref().is_some_and(|r| r.has_flag(flag)))
+            .map(|(name, _)| name.clone())
             .collect();
         let mut layer = Some(&*self.parent);
         while let Some(l) = layer {
-            candidates.extend(l.own_exported_names());
+            candidates.extend(l.own_names_with_flag(flag).iter().cloned());
             layer = l.parent.as_deref();
         }
-        let mut seen: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
+        candidates.sort_unstable();
+        candidates.dedup();
+        // A nearer layer may hold the record without the flag.
+        candidates.retain(|name| self.record(name).is_some_and(|r| r.has_flag(flag)));
         candidates
-            .into_iter()
-            // A nearer layer may hold the record without the flag.
-            .filter(|name| seen.insert(name.as_str()) && self.raw_flag(name, "export").is_some())
-            .cloned()
-            .collect()
     }
 
     /// Every variable name with a record, sorted.

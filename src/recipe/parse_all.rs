@@ -146,6 +146,17 @@ pub(super) fn evaluate_recipe(
     recipe: &Path,
     appends: &[PathBuf],
 ) -> Evaluated {
+    crate::datastore::python::with_thread_state(|| {
+        evaluate_on_thread(evaluator, layer, recipe, appends)
+    })
+}
+
+fn evaluate_on_thread(
+    evaluator: &Evaluator,
+    layer: &Arc<Layer>,
+    recipe: &Path,
+    appends: &[PathBuf],
+) -> Evaluated {
     let result = parse_recipe(evaluator, layer, recipe, appends).and_then(|mut parsed| {
         let mut depends = parsed.base.datastore.list_var("__depends");
         let mut targets = vec![target(

@@ -321,8 +321,8 @@ pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, Signatur
     let d: &DataStore = d;
     let modules = module_functions();
     let mut shelldeps = BTreeSet::new();
-    for name in d.names_with_export_flag() {
-        if name.starts_with("__") {
+    for name in d.names_with_flag("export") {
+        if name.starts_with("__") || d.raw_flag(&name, "export").is_none() {
             continue;
         }
         let export = d.get_var_flag(&name, "export")?;

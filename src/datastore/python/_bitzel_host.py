@@ -41,21 +41,38 @@ class DataContext(dict):
 # Inline python runs with `d` among its globals (BitBake evaluates with a
 # copy of the context plus `d`), so that nested scopes see it. Recipes may
 # be parsed on several threads, so each thread evaluates in its own copy of
-# the context, refreshed when the shared one changes.
+# the context, brought up to date from a log of the names changed since
+# (`None`: anything may have). Copying the whole context on every change
+# cost a twentieth of a parse: every recipe defines functions.
 _local = threading.local()
-_version = [0]
+_log = []
 
 
-def _changed():
-    _version[0] += 1
+def _changed(name=None):
+    _log.append(name)
 
 
 def _thread_globals():
     cached = getattr(_local, "globals", None)
-    if cached is None or _local.version != _version[0]:
+    end = len(_log)
+    if cached is None:
         cached = dict(_context)
         _local.globals = cached
-        _local.version = _version[0]
+        _local.seen = end
+        return cached
+    if _local.seen != end:
+        names = _log[_local.seen:end]
+        if None in names:
+            # A new dict: an evaluation still running keeps its own.
+            cached = dict(_context)
+            _local.globals = cached
+        else:
+            for name in names:
+                if name in _context:
+                    cached[name] = _context[name]
+                else:
+                    cached.pop(name, None)
+        _local.seen = end
     return cached
 
 
@@ -130,7 +147,7 @@ def define_function(name, text, filename, line):
     # The same definition again leaves the threads' copies of the context
     # valid: their function behaves as the new one.
     if not _same_function(previous, _context.get(name)):
-        _changed()
+        _changed(name)
 
 
 def run_anonymous(functions, d):
@@ -139,7 +156,7 @@ def run_anonymous(functions, d):
     for name, code, filename, line in functions:
         if name not in _context:
             exec(_compile_at(code, filename, line), _context)
-            _changed()
+            _changed(name)
     try:
         for name, _, _, _ in functions:
             _context[name](d)
@@ -161,7 +178,7 @@ def exec_python_func(func, d):
     key = "__bitzel_func_" + func.replace("-", "_").replace(".", "_")
     text = "def %s(d):\n%s\n" % (key, body if body.strip() else "    pass")
     exec(_compile_at(text, filename, max(line - 1, 0)), _context)
-    _changed()
+    _changed(key)
     _context[key](d)
     return None
 
