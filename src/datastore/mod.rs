@@ -31,7 +31,10 @@ use std::sync::Arc;
 pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome, expand_keys};
 pub use expand::{ExpansionError, InlineFailure, PY_REF, VAR_REF};
 pub use overrides::{Overrides, select_variant};
-pub use parse::{ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe};
+pub use parse::{
+    ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe,
+    parse_recipe_each,
+};
 pub use store::{FlagValue, ForeignValue, Layer, Queued, VarRecord, python_repr, to_boolean};
 
 use crate::syntax::ast_ext::{OperationKeyword, split_operation};

@@ -28,7 +28,7 @@ use super::info::RecipeInfo;
 use super::parse_worker::{evaluate_with_workers, worker_count};
 use crate::datastore::{
     ConfigInput, DataStore, EvalError, Evaluator, FinalisedRecipe, Layer, Outcome,
-    parse_configuration, parse_recipe,
+    parse_configuration, parse_recipe_each,
 };
 use crate::signature::basehash::recipe_signatures;
 
@@ -91,6 +91,28 @@ struct CachedRecipe {
     appends: Vec<String>,
     depends: BTreeMap<String, Option<String>>,
     targets: Vec<TargetResult>,
+}
+
+/// [`CacheFile`] as it is written, borrowing what the run returns
+/// (serialised exactly as a `CacheFile`).
+#[derive(Serialize)]
+struct CacheFileRef<'a> {
+    format: u32,
+    bitzel: &'a str,
+    env: &'a [(String, String)],
+    config_depends: &'a BTreeMap<String, Option<String>>,
+    collection: &'a BTreeMap<String, String>,
+    graph_config: &'a BTreeMap<String, String>,
+    recipes: BTreeMap<&'a str, CachedRecipeRef<'a>>,
+    stamps: &'a BTreeMap<String, (Stamp, String)>,
+}
+
+/// [`CachedRecipe`] as it is written.
+#[derive(Serialize)]
+struct CachedRecipeRef<'a> {
+    appends: &'a [String],
+    depends: &'a BTreeMap<String, Option<String>>,
+    targets: &'a [TargetResult],
 }
 
 /// The configuration, frozen, with the files it depended on and the
@@ -157,29 +179,31 @@ fn evaluate_on_thread(
     recipe: &Path,
     appends: &[PathBuf],
 ) -> Evaluated {
-    let result = parse_recipe(evaluator, layer, recipe, appends).and_then(|mut parsed| {
-        let mut depends = parsed.base.datastore.list_var("__depends");
-        let mut targets = vec![target(
-            recipe,
-            recipe.display().to_string(),
-            &mut parsed.base,
-        )?];
-        for (name, variant) in &mut parsed.variants {
-            for dep in variant.datastore.list_var("__depends") {
+    // Each target is reduced to its result as soon as it is finalised,
+    // so that a recipe's datastores are not all alive at once.
+    let mut targets = Vec::new();
+    let mut depends: Vec<String> = Vec::new();
+    let result = parse_recipe_each(
+        evaluator,
+        layer,
+        recipe,
+        appends,
+        |variant, mut finalised| {
+            for dep in finalised.datastore.list_var("__depends") {
                 if !depends.contains(&dep) {
                     depends.push(dep);
                 }
             }
-            targets.push(target(
-                recipe,
-                format!("virtual:{name}:{}", recipe.display()),
-                variant,
-            )?);
-        }
-        Ok((targets, depends))
-    });
+            let name = match variant {
+                None => recipe.display().to_string(),
+                Some(name) => format!("virtual:{name}:{}", recipe.display()),
+            };
+            targets.push(target(recipe, name, &mut finalised)?);
+            Ok(())
+        },
+    );
     match result {
-        Ok((targets, depends)) => (Ok(targets), depends),
+        Ok(()) => (Ok(targets), depends),
         Err(error) => (Err(error), Vec::new()),
     }
 }
@@ -408,7 +432,7 @@ pub fn parse_all(
         Some(_) => worker_count(jobs, to_parse.len()),
         None => 0,
     };
-    let parsed: HashMap<&PathBuf, Evaluated> = match (&config, worker_executable) {
+    let mut parsed: HashMap<&PathBuf, Evaluated> = match (&config, worker_executable) {
         (Some(LoadedConfig { layer, .. }), Some(executable)) if n_workers > 0 => {
             let work: Vec<(&Path, Vec<PathBuf>)> = to_parse
                 .iter()
@@ -440,25 +464,19 @@ pub fn parse_all(
         (None, _) => HashMap::new(),
     };
 
-    let mut new_cache = CacheFile {
-        format: FORMAT,
-        bitzel: version,
-        env,
-        ..CacheFile::default()
+    let (config_depends, collection, graph_config) = match config {
+        Some(loaded) => (loaded.depends, loaded.collection, loaded.graph_config),
+        None => (
+            std::mem::take(&mut cached.config_depends),
+            std::mem::take(&mut cached.collection),
+            std::mem::take(&mut cached.graph_config),
+        ),
     };
-    match &config {
-        Some(loaded) => {
-            new_cache.config_depends = loaded.depends.clone();
-            new_cache.collection = loaded.collection.clone();
-            new_cache.graph_config = loaded.graph_config.clone();
-        }
-        None => {
-            new_cache.config_depends = cached.config_depends.clone();
-            new_cache.collection = cached.collection.clone();
-            new_cache.graph_config = cached.graph_config.clone();
-        }
-    }
+    let parsed_any = !to_parse.is_empty() || !config_valid;
+    // Results are moved, not copied: they are most of the memory a parse
+    // keeps. The cache entries borrow them when the cache is written.
     let mut recipes = Vec::new();
+    let mut entries: Vec<(String, Vec<String>, BTreeMap<String, Option<String>>)> = Vec::new();
     let mut used = std::collections::HashSet::new();
     let mut n_from_cache = 0;
     for recipe in &collected.recipes {
@@ -472,25 +490,22 @@ pub fn parse_all(
         let (targets, from_cache) = match entry {
             Some(entry) => {
                 n_from_cache += 1;
-                let targets = entry.targets.clone();
-                new_cache.recipes.insert(key, entry);
-                (Ok(targets), true)
+                entries.push((key, entry.appends, entry.depends));
+                (Ok(entry.targets), true)
             }
             None => {
-                let Some((result, depends)) = parsed.get(recipe) else {
+                let Some((result, depends)) = parsed.remove(recipe) else {
                     continue;
                 };
-                if let Ok(targets) = result {
-                    new_cache.recipes.insert(
-                        recipe.display().to_string(),
-                        CachedRecipe {
-                            appends: strings(&appends),
-                            depends: hashes.record(depends),
-                            targets: targets.clone(),
-                        },
-                    );
+                if result.is_ok() {
+                    // Hashing the files is for the cache only.
+                    let depends = match cache_file {
+                        Some(_) => hashes.record(&depends),
+                        None => BTreeMap::new(),
+                    };
+                    entries.push((key, strings(&appends), depends));
                 }
-                (result.clone(), false)
+                (result, false)
             }
         };
         recipes.push(RecipeResult {
@@ -500,11 +515,40 @@ pub fn parse_all(
             from_cache,
         });
     }
-    let changed = config.is_some() || n_from_cache != recipes.len();
+    let changed = parsed_any || n_from_cache != recipes.len();
     if let Some(file) = cache_file
         && changed
     {
-        new_cache.stamps = hashes.stamps.into_inner().unwrap_or_default();
+        let targets: BTreeMap<&str, &[TargetResult]> = recipes
+            .iter()
+            .filter_map(|r| {
+                let targets = r.targets.as_ref().ok()?;
+                Some((r.recipe.to_str()?, targets.as_slice()))
+            })
+            .collect();
+        let new_cache = CacheFileRef {
+            format: FORMAT,
+            bitzel: &version,
+            env: &env,
+            config_depends: &config_depends,
+            collection: &collection,
+            graph_config: &graph_config,
+            recipes: entries
+                .iter()
+                .filter_map(|(key, appends, depends)| {
+                    let targets = targets.get(key.as_str())?;
+                    Some((
+                        key.as_str(),
+                        CachedRecipeRef {
+                            appends,
+                            depends,
+                            targets,
+                        },
+                    ))
+                })
+                .collect(),
+            stamps: &hashes.stamps.into_inner().unwrap_or_default(),
+        };
         write_atomically(file, &new_cache);
     }
     let dangling = collected
@@ -518,8 +562,8 @@ pub fn parse_all(
         n_masked: collected.n_masked,
         dangling,
         n_from_cache,
-        graph_config: new_cache.graph_config.clone(),
-        collection: new_cache.collection.clone(),
+        graph_config,
+        collection,
     })
 }
 
@@ -589,7 +633,7 @@ const GRAPH_CONFIG_VARS: &[&str] = &[
 /// Writes the cache to a temporary file and renames it into place, so a
 /// reader never sees half a cache. A cache that cannot be written only
 /// costs the next run its speed.
-fn write_atomically(file: &Path, cache: &CacheFile) {
+fn write_atomically(file: &Path, cache: &CacheFileRef<'_>) {
     let Some(dir) = file.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
