@@ -145,7 +145,7 @@ fn task_signatures(
             values
                 .keys()
                 .map(|k| {
-                    let deps = signatures.gendeps.get(k).cloned().unwrap_or_default();
+                    let deps = signatures.key_deps(k);
                     (k.clone(), deps.into_iter().collect())
                 })
                 .collect()

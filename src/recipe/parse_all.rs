@@ -639,9 +639,11 @@ fn write_atomically(file: &Path, cache: &CacheFileRef<'_>) {
         return;
     }
     let temp = file.with_extension(format!("tmp.{}", std::process::id()));
-    let written = postcard::to_stdvec(cache)
-        .ok()
-        .is_some_and(|bytes| std::fs::write(&temp, bytes).is_ok());
+    // Streamed: the cache is tens of megabytes.
+    let written = std::fs::File::create(&temp).is_ok_and(|f| {
+        postcard::to_io(cache, std::io::BufWriter::new(f))
+            .is_ok_and(|mut out| std::io::Write::flush(&mut out).is_ok())
+    });
     if !written || std::fs::rename(&temp, file).is_err() {
         let _ = std::fs::remove_file(&temp);
     }
