@@ -29,7 +29,9 @@ use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome, expand_keys};
-pub use expand::{ExpansionError, InlineFailure, PY_REF, VAR_REF};
+pub use expand::{
+    ExpansionError, InlineFailure, PY_REF, VAR_REF, has_var_ref, replace_var_refs, var_refs,
+};
 pub use overrides::{Overrides, select_variant};
 pub use parse::{
     ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe,

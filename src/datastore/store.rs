@@ -214,14 +214,27 @@ impl Layer {
     }
 
     /// Names holding `${` with a live record here or in a parent, sorted.
+    /// Built from the parent's list (itself computed once), so that a
+    /// recipe's layers do not walk the configuration's names.
     pub fn names_with_references(&self) -> &[String] {
         self.names_with_references.get_or_init(|| {
-            let mut names: Vec<String> = self
-                .collect_names(&FxHashMap::default())
-                .into_iter()
-                .filter(|n| n.contains("${"))
-                .collect();
+            let mut names: Vec<String> = match &self.parent {
+                Some(parent) => parent
+                    .names_with_references()
+                    .iter()
+                    .filter(|n| !matches!(self.vars.get(n.as_str()), Some(None)))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            names.extend(
+                self.vars
+                    .iter()
+                    .filter(|(name, slot)| slot.is_some() && name.contains("${"))
+                    .map(|(name, _)| name.clone()),
+            );
             names.sort();
+            names.dedup();
             names
         })
     }
