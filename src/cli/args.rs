@@ -160,7 +160,8 @@ pub struct GcArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ParseArgs {
-    /// Parser threads (default: one per core).
+    /// Parallel parsers (default: one per core): this process, and a
+    /// worker process for each further one.
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
     /// Also list every skipped target (`virtual:VARIANT:FILE` for a
