@@ -322,7 +322,7 @@ fn parse_with_two_jobs_uses_a_worker_process_and_gives_the_same_results() {
     // worker's protocol.
     for i in 0..40 {
         let text = format!(
-            "inherit tool\nPR = \"r${{@__import__('os').getpid()}}\"\nBBCLASSEXTEND = \"{}\"\npython () {{\n    print(\"parsing {i}\")\n    __import__('time').sleep(0.02)\n}}\n",
+            "inherit tool\nPR = \"r${{@__import__('os').getpid()}}\"\nBBCLASSEXTEND = \"{}\"\npython () {{\n    print(\"parsing {i}\")\n    __import__('time').sleep(0.05)\n}}\n",
             if i % 3 == 0 { "native" } else { "" }
         );
         write(
