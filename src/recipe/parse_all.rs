@@ -10,6 +10,11 @@
 //! recipes that depended on it. The configuration is parsed only when some
 //! recipe has to be.
 //!
+//! Recipes are spread over the calling thread and worker processes
+//! ([`super::parse_worker`]); each target is reduced to its result (with
+//! its task signatures) as soon as it is finalised, and results are moved,
+//! never copied, into what is returned and written to the cache.
+//!
 //! Not covered: files python code reads without recording them (BitBake
 //! has the same blind spot), and environment variables that reach python
 //! only through `os.environ` or `BB_ORIGENV`.
@@ -443,8 +448,11 @@ pub fn parse_all(
             to_parse.iter().copied().zip(results).collect()
         }
         (Some(LoadedConfig { layer, .. }), _) => {
+            // Too few recipes for a worker: one thread, since more would
+            // only take turns at the interpreter.
+            let threads = if worker_executable.is_some() { 1 } else { jobs };
             let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(jobs)
+                .num_threads(threads)
                 .build()
                 .map_err(|e| EvalError {
                     path: input.topdir.clone(),
