@@ -7,14 +7,18 @@
 # BUILD_DIR is a build directory for openembedded-core (see
 # scripts/bitbake-builddir.sh). bitzel runs as the user `bb` (when run as
 # root) with the clean environment scripts/run-bitbake.sh gives BitBake, so
-# both see the same configuration. Cold: `--no-cache` on one thread and on
-# all cores; warm: twice with the cache filled. BitBake: `-p` with its cache
-# removed (cold) and again (warm), measured over its whole process tree
-# (RUN_BITBAKE_RUSAGE). Prints wall time, CPU (user+sys) and peak RSS.
+# both see the same configuration. Cold: `--no-cache` with one job (in
+# bitzel's own process) and with one job per core (the extra jobs are
+# worker processes); warm: twice with the cache filled. BitBake: `-p` with
+# its cache removed (cold) and again (warm), measured over its whole
+# process tree (RUN_BITBAKE_RUSAGE). Prints wall time, CPU (user+sys, the
+# whole process tree) and peak RSS (of the largest process: with workers,
+# the parent; each worker holds less). With BENCH_PROFILE=1, also records
+# a cold one-job parse with `perf` and prints its top costs.
 set -euo pipefail
 
 if [[ $# -lt 1 || $# -gt 2 ]]; then
-    sed -n '2,12s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,17s/^# \{0,1\}//p' "$0" >&2
     exit 2
 fi
 build_dir=$(cd "$1" && pwd)
@@ -45,12 +49,22 @@ measure() {
 }
 
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-measure "bitzel parse, cold, 1 thread" "$bitzel" parse --no-cache -j 1
-measure "bitzel parse, cold, all cores" "$bitzel" parse --no-cache
+measure "bitzel parse, cold, 1 job" "$bitzel" parse --no-cache -j 1
+measure "bitzel parse, cold, $(nproc) jobs" "$bitzel" parse --no-cache
 "${run[@]}" rm -f "$build_dir/cache/bitzel/parse.cache"
 measure "bitzel parse, filling the cache" "$bitzel" parse
 measure "bitzel parse, warm" "$bitzel" parse
 measure "bitzel parse, warm again" "$bitzel" parse
+
+if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
+    data=$(mktemp)
+    (cd "$build_dir" && perf record -q -F 499 -g -o "$data" -- "${run[@]}" env -i "${env_vars[@]}" \
+        "$bitzel" parse --no-cache -j 1 >/dev/null 2>&1)
+    echo "profile of a cold one-job parse, by library and by symbol (self time):"
+    perf report -i "$data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -5
+    perf report -i "$data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -12
+    rm -f "$data"
+fi
 
 if [[ -n $bitbake_dir ]]; then
     usage=$(mktemp)

@@ -296,3 +296,73 @@ fn parse_reuses_exactly_the_recipes_whose_files_are_unchanged() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("other_1.0.bb: not today\n"));
     assert_eq!(from_cache(&out), 3);
 }
+
+/// The JSON lines of `bitzel parse --dump-results`, each target's result.
+fn dumped_results(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn parse_with_two_jobs_uses_a_worker_process_and_gives_the_same_results() {
+    let dir = build_dir();
+    let build = dir.path().join("build");
+    std::fs::remove_file(dir.path().join("layer/recipes/broken_1.0.bb")).unwrap();
+    write(
+        dir.path(),
+        "layer/classes/tool.bbclass",
+        b"TOOL = \"${PN}-tool\"\n",
+    );
+    // Enough recipes for a worker (32 per extra job), each slow enough
+    // that the worker gets some once it has started; each records the
+    // process that parsed it, and prints, which must not reach the
+    // worker's protocol.
+    for i in 0..40 {
+        let text = format!(
+            "inherit tool\nPR = \"r${{@__import__('os').getpid()}}\"\nBBCLASSEXTEND = \"{}\"\npython () {{\n    print(\"parsing {i}\")\n    __import__('time').sleep(0.05)\n}}\n",
+            if i % 3 == 0 { "native" } else { "" }
+        );
+        write(
+            dir.path(),
+            &format!("layer/recipes/r{i}_1.0.bb"),
+            text.as_bytes(),
+        );
+    }
+
+    let one = bitzel(
+        &["parse", "--no-cache", "-j", "1", "--dump-results"],
+        &build,
+    );
+    let two = bitzel(
+        &["parse", "--no-cache", "-j", "2", "--dump-results"],
+        &build,
+    );
+    for out in [&one, &two] {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    }
+    let processes = |results: &[serde_json::Value]| -> std::collections::BTreeSet<String> {
+        results
+            .iter()
+            .filter_map(|r| r["info"]["pr"].as_str())
+            .filter(|pr| pr.starts_with('r'))
+            .map(str::to_string)
+            .collect()
+    };
+    let (mut one, mut two) = (dumped_results(&one), dumped_results(&two));
+    assert_eq!(one.len(), 41 + 15, "recipes and native variants");
+    assert_eq!(processes(&one).len(), 1);
+    assert_eq!(processes(&two).len(), 2, "two processes parsed");
+    for result in one.iter_mut().chain(two.iter_mut()) {
+        result["info"]["pr"] = serde_json::Value::Null;
+    }
+    assert_eq!(one, two);
+}

@@ -54,6 +54,11 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Inspect or shrink the local cache (CAS and action cache).
     Cache(CacheArgs),
+    /// Internal: a parser worker process that `bitzel parse` (and every
+    /// command that parses recipes) starts, serving requests on stdin and
+    /// stdout.
+    #[command(name = "__parse-worker", hide = true)]
+    ParseWorker,
 }
 
 #[derive(Debug, clap::Args)]
@@ -183,7 +188,8 @@ pub struct GcArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct ParseArgs {
-    /// Parser threads (default: one per core).
+    /// Parallel parsers (default: one per core): this process, and a
+    /// worker process for each further one.
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
     /// Also list every skipped target (`virtual:VARIANT:FILE` for a
@@ -194,6 +200,11 @@ pub struct ParseArgs {
     /// in `cache/bitzel/`.
     #[arg(long)]
     pub no_cache: bool,
+    /// Print every target's result (what the task graph reads, base hashes
+    /// included) as one JSON object per line, sorted, instead of the
+    /// summary: for checking that two ways of parsing agree.
+    #[arg(long, hide = true)]
+    pub dump_results: bool,
 }
 
 #[derive(Debug, clap::Args)]

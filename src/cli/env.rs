@@ -145,7 +145,7 @@ fn task_signatures(
             values
                 .keys()
                 .map(|k| {
-                    let deps = signatures.gendeps.get(k).cloned().unwrap_or_default();
+                    let deps = signatures.key_deps(k);
                     (k.clone(), deps.into_iter().collect())
                 })
                 .collect()
@@ -208,7 +208,13 @@ fn find_target(
     target: &str,
 ) -> Result<std::result::Result<(PathBuf, Option<String>), String>> {
     let cache_file = input.topdir.join("cache/bitzel/parse.cache");
-    let all = match crate::recipe::parse_all::parse_all(evaluator, input, 0, Some(&cache_file)) {
+    let all = match crate::recipe::parse_all::parse_all(
+        evaluator,
+        input,
+        0,
+        std::env::current_exe().ok().as_deref(),
+        Some(&cache_file),
+    ) {
         Ok(all) => all,
         Err(error) => return Ok(Err(format!("{}: {}", error.path.display(), error.message))),
     };

@@ -62,12 +62,18 @@ pub(super) fn load(targets: &[String], task: Option<&str>) -> Result<Option<Load
     let topdir = ConfigInput::find_topdir(&cwd);
     let python = EmbeddedPython::start().map_err(anyhow::Error::msg)?;
     let evaluator = Evaluator::new(Arc::new(FsLoader), Some(python));
-    let cache_file = topdir.join("cache/bitzel/parse.json");
+    let cache_file = topdir.join("cache/bitzel/parse.cache");
     let input = ConfigInput {
         topdir: topdir.clone(),
         env: std::env::vars().collect(),
     };
-    let all = match parse_all(&evaluator, &input, 0, Some(&cache_file)) {
+    let all = match parse_all(
+        &evaluator,
+        &input,
+        0,
+        std::env::current_exe().ok().as_deref(),
+        Some(&cache_file),
+    ) {
         Ok(all) => all,
         Err(error) => {
             super::print_eval_error(&error);

@@ -65,6 +65,7 @@ pub fn run() -> Outcome {
             other => other.map(|ended| ended == build::Ended::Succeeded),
         },
         Command::Cache(cache_args) => cache::run(cache_args, &mut out),
+        Command::ParseWorker => parse::serve_worker(),
     };
     let flushed = out.flush();
     match (result, flushed) {

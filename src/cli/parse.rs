@@ -13,6 +13,13 @@ use crate::datastore::python::EmbeddedPython;
 use crate::datastore::{ConfigInput, Evaluator, FsLoader};
 use crate::recipe::parse_all::parse_all;
 
+/// `bitzel __parse-worker`: a parser worker process
+/// (`recipe::parse_worker`); its stdout is the protocol.
+pub fn serve_worker() -> Result<bool> {
+    crate::recipe::parse_worker::serve().map_err(anyhow::Error::msg)?;
+    Ok(true)
+}
+
 /// `Ok(true)` when every recipe parsed (skips are not failures).
 pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
     let started = Instant::now();
@@ -26,13 +33,40 @@ pub fn run(args: &ParseArgs, out: &mut dyn Write) -> Result<bool> {
         env: std::env::vars().collect(),
     };
     let cache = (!args.no_cache).then_some(cache_file.as_path());
-    let all = match parse_all(&evaluator, &input, args.jobs.unwrap_or(0), cache) {
+    let all = match parse_all(
+        &evaluator,
+        &input,
+        args.jobs.unwrap_or(0),
+        std::env::current_exe().ok().as_deref(),
+        cache,
+    ) {
         Ok(all) => all,
         Err(error) => {
             super::print_eval_error(&error);
             return Ok(false);
         }
     };
+    if args.dump_results {
+        let mut lines = Vec::new();
+        for recipe in &all.recipes {
+            match &recipe.targets {
+                Ok(targets) => {
+                    for target in targets {
+                        lines.push(serde_json::to_string(target)?);
+                    }
+                }
+                Err(error) => lines.push(format!(
+                    "error: {}: {}",
+                    error.path.display(),
+                    error.message
+                )),
+            }
+        }
+        lines.sort();
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+    }
     let (mut n_targets, mut n_skipped, mut n_errors) = (0, 0, 0);
     for recipe in &all.recipes {
         match &recipe.targets {

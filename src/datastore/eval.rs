@@ -73,7 +73,7 @@ impl Loader for MemoryLoader {
 }
 
 /// A failure that stops evaluating a file, as a BitBake parse error does.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[error("{}:{line}: {message}", path.display())]
 pub struct EvalError {
     pub path: PathBuf,

@@ -12,6 +12,53 @@ use super::{DataStore, FlagValue};
 pub static VAR_REF: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\$\{[a-zA-Z0-9\-_+./~:]+\}").expect("valid regex"));
 
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'.' | b'/' | b'~' | b':')
+}
+
+/// The references in `text`, left to right, exactly as [`VAR_REF`] finds
+/// them: `(whole reference, name, byte offset)`. A scan rather than the
+/// regex: expansion runs it millions of times per parse.
+pub fn var_refs(text: &str) -> impl Iterator<Item = (&str, &str, usize)> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while let Some(found) = memchr::memmem::find(&bytes[from..], b"${") {
+            let start = from + found;
+            let name_start = start + 2;
+            let mut end = name_start;
+            while end < bytes.len() && is_name_byte(bytes[end]) {
+                end += 1;
+            }
+            if end > name_start && bytes.get(end) == Some(&b'}') {
+                from = end + 1;
+                return Some((&text[start..=end], &text[name_start..end], start));
+            }
+            from = start + 1;
+        }
+        None
+    })
+}
+
+/// Whether `text` holds a reference ([`VAR_REF`] matches).
+pub fn has_var_ref(text: &str) -> bool {
+    var_refs(text).next().is_some()
+}
+
+/// `text` with each reference replaced by what `replace` appends for it
+/// (given the whole reference and the name), as `VAR_REF.replace_all`.
+pub fn replace_var_refs(text: &str, mut replace: impl FnMut(&str, &str, &mut String)) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (whole, name, start) in var_refs(text) {
+        out.push_str(&text[last..start]);
+        replace(whole, name, &mut out);
+        last = start + whole.len();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// Inline python: from `${@` to the first `}` outside one level of `{...}`,
 /// matched lazily (spec §6.3). The regex crate's leftmost-first semantics
 /// give the same match as Python's `re` for this pattern.
@@ -115,6 +162,13 @@ impl DataStore {
     ) -> Result<(Option<String>, Vec<String>), ExpansionError> {
         let assembled = self.assemble(name)?;
         let raw = assembled.value.clone();
+        // Only removals need the expanded value here: the caller expands
+        // the raw value itself, recording references.
+        let removes = !assembled.carried_removes.is_empty()
+            || self.record(name).is_some_and(|r| !r.removes.is_empty());
+        if !removes {
+            return Ok((raw, Vec::new()));
+        }
         let read = self.finish_read(name, assembled.value, assembled.carried_removes)?;
         Ok((raw, read.matched_removes))
     }
@@ -194,31 +248,29 @@ impl DataStore {
 
     fn substitute_references(&self, text: &str, guard: &str) -> Result<String, ExpansionError> {
         let mut error = None;
-        let replaced = VAR_REF.replace_all(text, |caps: &Captures| {
-            let whole = &caps[0];
-            let key = &whole[2..whole.len() - 1];
+        let replaced = replace_var_refs(text, |whole, key, out| {
             if error.is_some() {
-                return whole.to_string();
+                return out.push_str(whole);
             }
             if key == guard {
                 error = Some(ExpansionError::new(
                     guard,
                     format!("variable {guard} references itself!"),
                 ));
-                return whole.to_string();
+                return out.push_str(whole);
             }
             match self.get_var(key) {
-                Ok(Some(value)) => value,
-                Ok(None) => whole.to_string(),
+                Ok(Some(value)) => out.push_str(&value),
+                Ok(None) => out.push_str(whole),
                 Err(e) => {
                     error = Some(e);
-                    whole.to_string()
+                    out.push_str(whole)
                 }
             }
         });
         match error {
             Some(e) => Err(e),
-            None => Ok(replaced.into_owned()),
+            None => Ok(replaced),
         }
     }
 
@@ -231,7 +283,7 @@ impl DataStore {
             let whole = &caps[0];
             let code = &whole[3..whole.len() - 1];
             // spec §6.2: code still holding a reference waits for it.
-            if error.is_some() || VAR_REF.is_match(code) {
+            if error.is_some() || has_var_ref(code) {
                 return whole.to_string();
             }
             match self.eval_inline(code) {

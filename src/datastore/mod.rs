@@ -29,9 +29,14 @@ use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 pub use eval::{EvalError, Evaluator, FsLoader, Loader, MemoryLoader, Outcome, expand_keys};
-pub use expand::{ExpansionError, InlineFailure, PY_REF, VAR_REF};
+pub use expand::{
+    ExpansionError, InlineFailure, PY_REF, VAR_REF, has_var_ref, replace_var_refs, var_refs,
+};
 pub use overrides::{Overrides, select_variant};
-pub use parse::{ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe};
+pub use parse::{
+    ConfigInput, FinalisedRecipe, ParsedRecipe, parse_configuration, parse_recipe,
+    parse_recipe_each,
+};
 pub use store::{FlagValue, ForeignValue, Layer, Queued, VarRecord, python_repr, to_boolean};
 
 use crate::syntax::ast_ext::{OperationKeyword, split_operation};
@@ -218,7 +223,7 @@ impl DataStore {
             parent: Some(self.parent),
             vars: self.local,
             objects,
-            names_with_references: Default::default(),
+            ..Layer::default()
         })
     }
 
@@ -248,7 +253,7 @@ impl DataStore {
             parent: None,
             vars,
             objects,
-            names_with_references: Default::default(),
+            ..Layer::default()
         })
     }
 
@@ -289,7 +294,7 @@ impl DataStore {
             parent: Some(self.parent.clone()),
             vars: local,
             objects,
-            names_with_references: Default::default(),
+            ..Layer::default()
         });
         self.parent = layer.clone();
         DataStore::child(layer, self.python.clone())
@@ -405,6 +410,29 @@ impl DataStore {
         }
         names.sort();
         names
+    }
+
+    /// The names whose record has `flag` (a value, even `None`, or a
+    /// weak default), sorted: the names of [`DataStore::keys`] that have
+    /// it. Costs a walk of this datastore's own writes; each parent
+    /// layer's list is computed once per flag.
+    pub fn names_with_flag(&self, flag: &str) -> Vec<String> {
+        let mut candidates: Vec<String> = self
+            .local
+            .iter()
+            .filter(|(_, slot)| slot.as_ref().is_some_and(|r| r.has_flag(flag)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut layer = Some(&*self.parent);
+        while let Some(l) = layer {
+            candidates.extend(l.own_names_with_flag(flag).iter().cloned());
+            layer = l.parent.as_deref();
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        // A nearer layer may hold the record without the flag.
+        candidates.retain(|name| self.record(name).is_some_and(|r| r.has_flag(flag)));
+        candidates
     }
 
     /// Every variable name with a record, sorted.

@@ -348,6 +348,32 @@ pub fn parse_recipe(
     recipe: &Path,
     appends: &[PathBuf],
 ) -> Result<ParsedRecipe, EvalError> {
+    let mut base = None;
+    let mut variants = Vec::new();
+    parse_recipe_each(evaluator, config, recipe, appends, |variant, finalised| {
+        match variant {
+            None => base = Some(finalised),
+            Some(name) => variants.push((name.to_string(), finalised)),
+        }
+        Ok(())
+    })?;
+    let base = base.ok_or_else(|| config_error(recipe, "the recipe was not finalised"))?;
+    Ok(ParsedRecipe { base, variants })
+}
+
+/// [`parse_recipe`], handing each finalised target to `each` as soon as it
+/// is finalised (the base recipe with `None`, then each variant by name in
+/// `BBCLASSEXTEND` order) instead of keeping them all: a recipe may have a
+/// hundred variants (`core-image-ptest`). The base recipe's
+/// `BBCLASSEXTEND` and `PN` are read before `each` sees it. The first
+/// error, of evaluation or of `each`, ends the parse.
+pub fn parse_recipe_each(
+    evaluator: &Evaluator,
+    config: &Arc<Layer>,
+    recipe: &Path,
+    appends: &[PathBuf],
+    mut each: impl FnMut(Option<&str>, FinalisedRecipe) -> Result<(), EvalError>,
+) -> Result<(), EvalError> {
     let mut d = DataStore::child(config.clone(), evaluator.python().cloned());
     let shown = recipe.display().to_string();
     d.set_var_python("__BB_RECIPE_FILE", shown.clone());
@@ -380,7 +406,13 @@ pub fn parse_recipe(
         .get_var("PN")
         .map_err(|e| config_error(recipe, e.to_string()))?
         .unwrap_or_default();
-    let mut variants = Vec::new();
+    each(
+        None,
+        FinalisedRecipe {
+            datastore: base,
+            outcome,
+        },
+    )?;
     for extension in extend.split_whitespace() {
         let mut variant = DataStore::child(pre_finalise.clone(), python.clone());
         let class = match extension.split_once(':') {
@@ -398,19 +430,13 @@ pub fn parse_recipe(
         queue.push(format!("{class}\u{0}{}\u{0}0", recipe.display()));
         variant.set_list_var("__BBDEFINHERITS", queue);
         let outcome = evaluator.finalise(&mut variant, recipe)?;
-        variants.push((
-            extension.to_string(),
+        each(
+            Some(extension),
             FinalisedRecipe {
                 datastore: variant,
                 outcome,
             },
-        ));
+        )?;
     }
-    Ok(ParsedRecipe {
-        base: FinalisedRecipe {
-            datastore: base,
-            outcome,
-        },
-        variants,
-    })
+    Ok(())
 }

@@ -143,6 +143,11 @@ impl VarRecord {
         Some(self.flags.remove(idx).1)
     }
 
+    /// Whether the flag has a value (even `None`) or a weak default.
+    pub fn has_flag(&self, name: &str) -> bool {
+        self.flag(name).is_some() || self.flag_weak_default(name).is_some()
+    }
+
     pub fn flag_weak_default(&self, name: &str) -> Option<&str> {
         self.flag_weak_defaults
             .iter()
@@ -175,6 +180,12 @@ pub struct Layer {
     /// The names in this layer and its parents that hold `${` (what key
     /// expansion looks at), computed once on first use.
     pub(crate) names_with_references: std::sync::OnceLock<Vec<String>>,
+    /// Flag -> the names whose record in this layer itself (not a
+    /// parent's) has that flag (a value or a weak default), computed once
+    /// per flag on first use: task signatures look for exported variables
+    /// and `bb.build.tasksbetween` for tasks in every recipe, and the
+    /// configuration layer is shared by all of them.
+    pub(crate) flag_index: std::sync::Mutex<FxHashMap<String, Arc<[String]>>>,
 }
 
 /// An opaque value stored by python code (a python object, to Rust).
@@ -204,16 +215,49 @@ impl Layer {
     }
 
     /// Names holding `${` with a live record here or in a parent, sorted.
+    /// Built from the parent's list (itself computed once), so that a
+    /// recipe's layers do not walk the configuration's names.
     pub fn names_with_references(&self) -> &[String] {
         self.names_with_references.get_or_init(|| {
-            let mut names: Vec<String> = self
-                .collect_names(&FxHashMap::default())
-                .into_iter()
-                .filter(|n| n.contains("${"))
-                .collect();
+            let mut names: Vec<String> = match &self.parent {
+                Some(parent) => parent
+                    .names_with_references()
+                    .iter()
+                    .filter(|n| !matches!(self.vars.get(n.as_str()), Some(None)))
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            names.extend(
+                self.vars
+                    .iter()
+                    .filter(|(name, slot)| slot.is_some() && name.contains("${"))
+                    .map(|(name, _)| name.clone()),
+            );
             names.sort();
+            names.dedup();
             names
         })
+    }
+
+    /// See `flag_index`.
+    pub(crate) fn own_names_with_flag(&self, flag: &str) -> Arc<[String]> {
+        // A poisoned lock still holds a valid map.
+        let mut index = self
+            .flag_index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(names) = index.get(flag) {
+            return names.clone();
+        }
+        let names: Arc<[String]> = self
+            .vars
+            .iter()
+            .filter(|(_, slot)| slot.as_ref().is_some_and(|r| r.has_flag(flag)))
+            .map(|(name, _)| name.clone())
+            .collect();
+        index.insert(flag.to_string(), names.clone());
+        names
     }
 
     /// Every name with a record, in no particular order, without duplicates.

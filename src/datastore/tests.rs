@@ -523,3 +523,16 @@ fn overrides_follow_writes_to_what_they_were_computed_from() {
     d.set_var_parse("M:o", "m3".into());
     assert_eq!(get(&d, "V").as_deref(), Some("three"));
 }
+
+proptest::proptest! {
+    /// Spec §6.1: the scan that expansion uses finds exactly the
+    /// references the reference pattern matches.
+    #[test]
+    fn reference_scan_agrees_with_the_pattern(text in "[${}@a-zA-Z0-9_:./~+é -]{0,40}") {
+        let scanned: Vec<(usize, &str)> =
+            super::var_refs(&text).map(|(whole, _, at)| (at, whole)).collect();
+        let matched: Vec<(usize, &str)> =
+            super::VAR_REF.find_iter(&text).map(|m| (m.start(), m.as_str())).collect();
+        proptest::prop_assert_eq!(scanned, matched);
+    }
+}

@@ -8,4 +8,5 @@ pub mod bbappend;
 pub mod bbfiles;
 pub mod info;
 pub mod parse_all;
+pub mod parse_worker;
 pub mod target;

@@ -10,6 +10,11 @@
 //! recipes that depended on it. The configuration is parsed only when some
 //! recipe has to be.
 //!
+//! Recipes are spread over the calling thread and worker processes
+//! ([`super::parse_worker`]); each target is reduced to its result (with
+//! its task signatures) as soon as it is finalised, and results are moved,
+//! never copied, into what is returned and written to the cache.
+//!
 //! Not covered: files python code reads without recording them (BitBake
 //! has the same blind spot), and environment variables that reach python
 //! only through `os.environ` or `BB_ORIGENV`.
@@ -21,11 +26,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use std::sync::Arc;
+
 use super::bbfiles::{self, Collected};
 use super::info::RecipeInfo;
+use super::parse_worker::{evaluate_with_workers, worker_count};
 use crate::datastore::{
-    ConfigInput, DataStore, EvalError, Evaluator, FinalisedRecipe, Outcome, parse_configuration,
-    parse_recipe,
+    ConfigInput, DataStore, EvalError, Evaluator, FinalisedRecipe, Layer, Outcome,
+    parse_configuration, parse_recipe_each,
 };
 use crate::signature::basehash::recipe_signatures;
 
@@ -90,6 +98,28 @@ struct CachedRecipe {
     targets: Vec<TargetResult>,
 }
 
+/// [`CacheFile`] as it is written, borrowing what the run returns
+/// (serialised exactly as a `CacheFile`).
+#[derive(Serialize)]
+struct CacheFileRef<'a> {
+    format: u32,
+    bitzel: &'a str,
+    env: &'a [(String, String)],
+    config_depends: &'a BTreeMap<String, Option<String>>,
+    collection: &'a BTreeMap<String, String>,
+    graph_config: &'a BTreeMap<String, String>,
+    recipes: BTreeMap<&'a str, CachedRecipeRef<'a>>,
+    stamps: &'a BTreeMap<String, (Stamp, String)>,
+}
+
+/// [`CachedRecipe`] as it is written.
+#[derive(Serialize)]
+struct CachedRecipeRef<'a> {
+    appends: &'a [String],
+    depends: &'a BTreeMap<String, Option<String>>,
+    targets: &'a [TargetResult],
+}
+
 /// The configuration, frozen, with the files it depended on and the
 /// variables collection reads.
 struct LoadedConfig {
@@ -99,8 +129,89 @@ struct LoadedConfig {
     graph_config: BTreeMap<String, String>,
 }
 
+/// The configuration as recipes are parsed on it.
+pub(super) struct Configuration {
+    pub(super) layer: Arc<Layer>,
+    /// The files it depended on.
+    depends: Vec<String>,
+    collection: BTreeMap<String, String>,
+    graph_config: BTreeMap<String, String>,
+}
+
+/// Parses the configuration and freezes it for recipes, with what
+/// collection and the task graph read from it. Worker processes call this
+/// too, so that they parse recipes on the same configuration.
+pub(super) fn load_configuration(
+    evaluator: &Evaluator,
+    input: &ConfigInput,
+) -> Result<Configuration, EvalError> {
+    let mut d = parse_configuration(evaluator, input)?;
+    let mut depends = d.list_var("__base_depends");
+    depends.extend(d.list_var("__bitzel_python_depends"));
+    let collection = collection_vars(&d);
+    let graph_config = graph_config_vars(&mut d).map_err(|e| EvalError {
+        path: input.topdir.clone(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+    Ok(Configuration {
+        layer: d.freeze_flat(),
+        depends,
+        collection,
+        graph_config,
+    })
+}
+
 /// A recipe evaluated in this run: its targets, and the files it read.
-type Evaluated = (Result<Vec<TargetResult>, EvalError>, Vec<String>);
+pub(super) type Evaluated = (Result<Vec<TargetResult>, EvalError>, Vec<String>);
+
+/// Evaluates one recipe with its appends on the configuration `layer`:
+/// the base recipe and its variants, with their signatures.
+pub(super) fn evaluate_recipe(
+    evaluator: &Evaluator,
+    layer: &Arc<Layer>,
+    recipe: &Path,
+    appends: &[PathBuf],
+) -> Evaluated {
+    crate::datastore::python::with_thread_state(|| {
+        evaluate_on_thread(evaluator, layer, recipe, appends)
+    })
+}
+
+fn evaluate_on_thread(
+    evaluator: &Evaluator,
+    layer: &Arc<Layer>,
+    recipe: &Path,
+    appends: &[PathBuf],
+) -> Evaluated {
+    // Each target is reduced to its result as soon as it is finalised,
+    // so that a recipe's datastores are not all alive at once.
+    let mut targets = Vec::new();
+    let mut depends: Vec<String> = Vec::new();
+    let result = parse_recipe_each(
+        evaluator,
+        layer,
+        recipe,
+        appends,
+        |variant, mut finalised| {
+            for dep in finalised.datastore.list_var("__depends") {
+                if !depends.contains(&dep) {
+                    depends.push(dep);
+                }
+            }
+            let name = match variant {
+                None => recipe.display().to_string(),
+                Some(name) => format!("virtual:{name}:{}", recipe.display()),
+            };
+            targets.push(target(recipe, name, &mut finalised)?);
+            Ok(())
+        },
+    );
+    match result {
+        Ok(()) => (Ok(targets), depends),
+        Err(error) => (Err(error), Vec::new()),
+    }
+}
 
 /// A file's identity as `stat` sees it: when it is unchanged the file's
 /// recorded hash is trusted without reading it (as git's index does).
@@ -232,10 +343,18 @@ fn strings(paths: &[PathBuf]) -> Vec<String> {
 
 /// Parses every recipe, reusing `cache_file`'s entries that are still
 /// valid and rewriting it. `Err` is a configuration that does not parse.
+///
+/// `jobs` parsers (0: one per core) run at once. With
+/// `worker_executable` (the running bitzel, whose `__parse-worker`
+/// subcommand serves [`super::parse_worker`]'s protocol), every job after
+/// the first is a worker process with its own python interpreter, which
+/// is what makes parsing scale; without it, the jobs are threads of this
+/// process, sharing its interpreter (for tests and library use).
 pub fn parse_all(
     evaluator: &Evaluator,
     input: &ConfigInput,
     jobs: usize,
+    worker_executable: Option<&Path>,
     cache_file: Option<&Path>,
 ) -> Result<ParseAll, EvalError> {
     let mut hashes = Hashes::default();
@@ -259,22 +378,12 @@ pub fn parse_all(
     // The configuration, parsed now or only if a recipe needs it.
     let mut config: Option<LoadedConfig> = None;
     let load_config = || -> Result<_, EvalError> {
-        let d = parse_configuration(evaluator, input)?;
-        let mut files = d.list_var("__base_depends");
-        files.extend(d.list_var("__bitzel_python_depends"));
-        let depends = hashes.record(&files);
-        let vars = collection_vars(&d);
-        let mut d = d;
-        let graph_config = graph_config_vars(&mut d).map_err(|e| EvalError {
-            path: input.topdir.clone(),
-            line: 0,
-            message: e.to_string(),
-        })?;
+        let loaded = load_configuration(evaluator, input)?;
         Ok(LoadedConfig {
-            layer: d.freeze_flat(),
-            depends,
-            collection: vars,
-            graph_config,
+            layer: loaded.layer,
+            depends: hashes.record(&loaded.depends),
+            collection: loaded.collection,
+            graph_config: loaded.graph_config,
         })
     };
     let collection = if config_valid {
@@ -319,72 +428,65 @@ pub fn parse_all(
         config = Some(load_config()?);
     }
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| EvalError {
-            path: input.topdir.clone(),
-            line: 0,
-            message: format!("cannot start the parser threads: {e}"),
-        })?;
-    let parsed: HashMap<&PathBuf, Evaluated> = match &config {
-        Some(LoadedConfig { layer, .. }) => pool.install(|| {
-            to_parse
-                .par_iter()
-                .map(|recipe| {
-                    let appends = collected.appends_for(recipe);
-                    let result =
-                        parse_recipe(evaluator, layer, recipe, &appends).and_then(|mut parsed| {
-                            let mut depends = parsed.base.datastore.list_var("__depends");
-                            let mut targets = vec![target(
-                                recipe,
-                                recipe.display().to_string(),
-                                &mut parsed.base,
-                            )?];
-                            for (name, variant) in &mut parsed.variants {
-                                for dep in variant.datastore.list_var("__depends") {
-                                    if !depends.contains(&dep) {
-                                        depends.push(dep);
-                                    }
-                                }
-                                targets.push(target(
-                                    recipe,
-                                    format!("virtual:{name}:{}", recipe.display()),
-                                    variant,
-                                )?);
-                            }
-                            Ok((targets, depends))
-                        });
-                    let (targets, depends) = match result {
-                        Ok((targets, depends)) => (Ok(targets), depends),
-                        Err(error) => (Err(error), Vec::new()),
-                    };
-                    (*recipe, (targets, depends))
-                })
-                .collect()
-        }),
-        None => HashMap::new(),
+    let jobs = if jobs == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        jobs
+    };
+    let n_workers = match worker_executable {
+        Some(_) => worker_count(jobs, to_parse.len()),
+        None => 0,
+    };
+    let mut parsed: HashMap<&PathBuf, Evaluated> = match (&config, worker_executable) {
+        (Some(LoadedConfig { layer, .. }), Some(executable)) if n_workers > 0 => {
+            let work: Vec<(&Path, Vec<PathBuf>)> = to_parse
+                .iter()
+                .map(|recipe| (recipe.as_path(), collected.appends_for(recipe)))
+                .collect();
+            let results =
+                evaluate_with_workers(executable, n_workers, evaluator, input, layer, &work);
+            to_parse.iter().copied().zip(results).collect()
+        }
+        (Some(LoadedConfig { layer, .. }), _) => {
+            // Too few recipes for a worker: one thread, since more would
+            // only take turns at the interpreter.
+            let threads = if worker_executable.is_some() { 1 } else { jobs };
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .map_err(|e| EvalError {
+                    path: input.topdir.clone(),
+                    line: 0,
+                    message: format!("cannot start the parser threads: {e}"),
+                })?;
+            pool.install(|| {
+                to_parse
+                    .par_iter()
+                    .map(|recipe| {
+                        let appends = collected.appends_for(recipe);
+                        (*recipe, evaluate_recipe(evaluator, layer, recipe, &appends))
+                    })
+                    .collect()
+            })
+        }
+        (None, _) => HashMap::new(),
     };
 
-    let mut new_cache = CacheFile {
-        format: FORMAT,
-        bitzel: version,
-        env,
-        ..CacheFile::default()
+    let (config_depends, collection, graph_config) = match config {
+        Some(loaded) => (loaded.depends, loaded.collection, loaded.graph_config),
+        None => (
+            std::mem::take(&mut cached.config_depends),
+            std::mem::take(&mut cached.collection),
+            std::mem::take(&mut cached.graph_config),
+        ),
     };
-    match &config {
-        Some(loaded) => {
-            new_cache.config_depends = loaded.depends.clone();
-            new_cache.collection = loaded.collection.clone();
-            new_cache.graph_config = loaded.graph_config.clone();
-        }
-        None => {
-            new_cache.config_depends = cached.config_depends.clone();
-            new_cache.collection = cached.collection.clone();
-            new_cache.graph_config = cached.graph_config.clone();
-        }
-    }
+    let parsed_any = !to_parse.is_empty() || !config_valid;
+    // Results are moved, not copied: they are most of the memory a parse
+    // keeps. The cache entries borrow them when the cache is written.
     let mut recipes = Vec::new();
+    // Per recipe: its path, its appends, the hashes of what it read.
+    type Entry = (String, Vec<String>, BTreeMap<String, Option<String>>);
+    let mut entries: Vec<Entry> = Vec::new();
     let mut used = std::collections::HashSet::new();
     let mut n_from_cache = 0;
     for recipe in &collected.recipes {
@@ -398,25 +500,22 @@ pub fn parse_all(
         let (targets, from_cache) = match entry {
             Some(entry) => {
                 n_from_cache += 1;
-                let targets = entry.targets.clone();
-                new_cache.recipes.insert(key, entry);
-                (Ok(targets), true)
+                entries.push((key, entry.appends, entry.depends));
+                (Ok(entry.targets), true)
             }
             None => {
-                let Some((result, depends)) = parsed.get(recipe) else {
+                let Some((result, depends)) = parsed.remove(recipe) else {
                     continue;
                 };
-                if let Ok(targets) = result {
-                    new_cache.recipes.insert(
-                        recipe.display().to_string(),
-                        CachedRecipe {
-                            appends: strings(&appends),
-                            depends: hashes.record(depends),
-                            targets: targets.clone(),
-                        },
-                    );
+                if result.is_ok() {
+                    // Hashing the files is for the cache only.
+                    let depends = match cache_file {
+                        Some(_) => hashes.record(&depends),
+                        None => BTreeMap::new(),
+                    };
+                    entries.push((key, strings(&appends), depends));
                 }
-                (result.clone(), false)
+                (result, false)
             }
         };
         recipes.push(RecipeResult {
@@ -426,11 +525,40 @@ pub fn parse_all(
             from_cache,
         });
     }
-    let changed = config.is_some() || n_from_cache != recipes.len();
+    let changed = parsed_any || n_from_cache != recipes.len();
     if let Some(file) = cache_file
         && changed
     {
-        new_cache.stamps = hashes.stamps.into_inner().unwrap_or_default();
+        let targets: BTreeMap<&str, &[TargetResult]> = recipes
+            .iter()
+            .filter_map(|r| {
+                let targets = r.targets.as_ref().ok()?;
+                Some((r.recipe.to_str()?, targets.as_slice()))
+            })
+            .collect();
+        let new_cache = CacheFileRef {
+            format: FORMAT,
+            bitzel: &version,
+            env: &env,
+            config_depends: &config_depends,
+            collection: &collection,
+            graph_config: &graph_config,
+            recipes: entries
+                .iter()
+                .filter_map(|(key, appends, depends)| {
+                    let targets = targets.get(key.as_str())?;
+                    Some((
+                        key.as_str(),
+                        CachedRecipeRef {
+                            appends,
+                            depends,
+                            targets,
+                        },
+                    ))
+                })
+                .collect(),
+            stamps: &hashes.stamps.into_inner().unwrap_or_default(),
+        };
         write_atomically(file, &new_cache);
     }
     let dangling = collected
@@ -444,8 +572,8 @@ pub fn parse_all(
         n_masked: collected.n_masked,
         dangling,
         n_from_cache,
-        graph_config: new_cache.graph_config.clone(),
-        collection: new_cache.collection.clone(),
+        graph_config,
+        collection,
     })
 }
 
@@ -517,15 +645,17 @@ const GRAPH_CONFIG_VARS: &[&str] = &[
 /// Writes the cache to a temporary file and renames it into place, so a
 /// reader never sees half a cache. A cache that cannot be written only
 /// costs the next run its speed.
-fn write_atomically(file: &Path, cache: &CacheFile) {
+fn write_atomically(file: &Path, cache: &CacheFileRef<'_>) {
     let Some(dir) = file.parent() else { return };
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
     let temp = file.with_extension(format!("tmp.{}", std::process::id()));
-    let written = postcard::to_stdvec(cache)
-        .ok()
-        .is_some_and(|bytes| std::fs::write(&temp, bytes).is_ok());
+    // Streamed: the cache is tens of megabytes.
+    let written = std::fs::File::create(&temp).is_ok_and(|f| {
+        postcard::to_io(cache, std::io::BufWriter::new(f))
+            .is_ok_and(|mut out| std::io::Write::flush(&mut out).is_ok())
+    });
     if !written || std::fs::rename(&temp, file).is_err() {
         let _ = std::fs::remove_file(&temp);
     }

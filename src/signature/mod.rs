@@ -9,7 +9,8 @@
 //!
 //! **Invariant:** the readers are pure functions of the code text (the
 //! python one also of the `addpylib` modules loaded in the interpreter);
-//! results are memoised by text.
+//! results are memoised by text for the whole process, so the class
+//! functions every recipe inherits are read once.
 
 pub mod basehash;
 pub mod pycode;

@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::datastore::{DataStore, ExpansionError, InlineFailure, PY_REF, VAR_REF};
+use crate::datastore::{
+    DataStore, ExpansionError, InlineFailure, PY_REF, has_var_ref, replace_var_refs, var_refs,
+};
 
 use super::pycode::{PythonCodeDeps, python_code_deps};
 
@@ -55,15 +57,13 @@ impl Refs {
     /// `${NAME}` and what inline python reads (nothing expands).
     pub fn literal(text: &str) -> Refs {
         let mut refs = Refs::default();
-        for m in VAR_REF.find_iter(text) {
-            let whole = m.as_str();
-            refs.references
-                .insert(whole[2..whole.len() - 1].to_string());
+        for (_, name, _) in var_refs(text) {
+            refs.references.insert(name.to_string());
         }
         for m in PY_REF.find_iter(text) {
             let whole = m.as_str();
             let code = &whole[3..whole.len() - 1];
-            if VAR_REF.is_match(code) {
+            if has_var_ref(code) {
                 continue;
             }
             if let Ok(deps) = python_code_deps(code) {
@@ -97,27 +97,27 @@ pub fn expand_with_refs(
     while s.contains("${") {
         let before = s.clone();
         let mut error = None;
-        let replaced = VAR_REF.replace_all(&s, |caps: &regex::Captures| {
-            let whole = &caps[0];
-            let key = &whole[2..whole.len() - 1];
+        let replaced = replace_var_refs(&s, |whole, key, out| {
             if error.is_some() {
-                return whole.to_string();
+                return out.push_str(whole);
             }
             if !varname.is_empty() && key == varname {
                 error = Some(fail(format!("variable {varname} references itself!")));
-                return whole.to_string();
+                return out.push_str(whole);
             }
-            refs.references.insert(key.to_string());
+            if !refs.references.contains(key) {
+                refs.references.insert(key.to_string());
+            }
             match d.get_var(key) {
-                Ok(Some(value)) => value,
-                Ok(None) => whole.to_string(),
+                Ok(Some(value)) => out.push_str(&value),
+                Ok(None) => out.push_str(whole),
                 Err(e) => {
                     error = Some(e);
-                    whole.to_string()
+                    out.push_str(whole)
                 }
             }
         });
-        s = replaced.into_owned();
+        s = replaced;
         if let Some(e) = error {
             return Err(e);
         }
@@ -126,7 +126,7 @@ pub fn expand_with_refs(
             let replaced = PY_REF.replace_all(&s, |caps: &regex::Captures| {
                 let whole = &caps[0];
                 let code = &whole[3..whole.len() - 1];
-                if error.is_some() || VAR_REF.is_match(code) {
+                if error.is_some() || has_var_ref(code) {
                     return whole.to_string();
                 }
                 match d.eval_inline_python(code) {

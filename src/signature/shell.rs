@@ -25,15 +25,21 @@
 //! with a line and column. BitBake fails the parse of the recipe with such
 //! an error, naming the function.
 //!
-//! **Invariant:** pure function of the text; no datastore, no I/O.
+//! **Invariant:** pure function of the text; no datastore, no I/O. So
+//! results are memoised for the whole process, keyed by the SHA-256 of
+//! the text: the same class functions, expanded alike, recur in every
+//! recipe (BitBake's code parser cache does the same).
 
 mod grammar;
 mod lexer;
 mod words;
 
 use std::collections::BTreeSet;
+use std::sync::{LazyLock, Mutex};
 
 use grammar::{Failure, Sink, Word, WordRole};
+use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
 
 /// Shell code BitBake's parser cannot read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,8 +52,25 @@ pub struct ShellParseError {
     pub message: String,
 }
 
+type Memo = FxHashMap<[u8; 32], Result<BTreeSet<String>, ShellParseError>>;
+
+static MEMO: LazyLock<Mutex<Memo>> = LazyLock::new(|| Mutex::new(Memo::default()));
+
 /// The commands `code` executes (see the module documentation).
 pub fn shell_execs(code: &str) -> Result<BTreeSet<String>, ShellParseError> {
+    let key: [u8; 32] = Sha256::digest(code.as_bytes()).into();
+    // A panic elsewhere while holding the lock leaves a valid map.
+    let memo = || MEMO.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(found) = memo().get(&key) {
+        return found.clone();
+    }
+    // Not locked while reading: other threads read other code meanwhile.
+    let result = read_execs(code);
+    memo().insert(key, result.clone());
+    result
+}
+
+fn read_execs(code: &str) -> Result<BTreeSet<String>, ShellParseError> {
     let mut reader = CommandReader::default();
     reader.read(code).map_err(|e| e.locate(code))?;
     let CommandReader {

@@ -10,6 +10,7 @@ run in order. Written for Bitzel; BitBake's semantics, our code.
 import builtins
 import sys
 from _thread import _local as _thread_local
+import types
 
 import bb
 import bb.parse
@@ -40,21 +41,38 @@ class DataContext(dict):
 # Inline python runs with `d` among its globals (BitBake evaluates with a
 # copy of the context plus `d`), so that nested scopes see it. Recipes may
 # be parsed on several threads, so each thread evaluates in its own copy of
-# the context, refreshed when the shared one changes.
+# the context, brought up to date from a log of the names changed since
+# (`None`: anything may have). Copying the whole context on every change
+# cost a twentieth of a parse: every recipe defines functions.
 _local = _thread_local()
-_version = [0]
+_log = []
 
 
-def _changed():
-    _version[0] += 1
+def _changed(name=None):
+    _log.append(name)
 
 
 def _thread_globals():
     cached = getattr(_local, "globals", None)
-    if cached is None or _local.version != _version[0]:
+    end = len(_log)
+    if cached is None:
         cached = dict(_context)
         _local.globals = cached
-        _local.version = _version[0]
+        _local.seen = end
+        return cached
+    if _local.seen != end:
+        names = _log[_local.seen:end]
+        if None in names:
+            # A new dict: an evaluation still running keeps its own.
+            cached = dict(_context)
+            _local.globals = cached
+        else:
+            for name in names:
+                if name in _context:
+                    cached[name] = _context[name]
+                else:
+                    cached.pop(name, None)
+        _local.seen = end
     return cached
 
 
@@ -83,9 +101,53 @@ def _compile_at(text, filename, line):
     return compile("\n" * max(line - 1, 0) + text, filename, "exec")
 
 
+# Compiled `def` statements by (text, file, line): every recipe defines
+# the functions of the classes it inherits again, and compiling them was a
+# twentieth of a parse.
+_def_code = {}
+
+_PLAIN_CONSTANTS = (str, int, float, bool, bytes, type(None))
+
+
+def _plain(defaults):
+    if defaults is None:
+        return True
+    if isinstance(defaults, dict):
+        defaults = tuple(defaults.values())
+    return all(type(value) in _PLAIN_CONSTANTS for value in defaults)
+
+
+def _same_function(old, new):
+    """Whether calling `old` is calling `new`: the same code, globals and
+    constant defaults, no closure or attributes."""
+    if type(old) is not types.FunctionType or type(new) is not types.FunctionType:
+        return False
+    return (
+        old.__code__ is new.__code__
+        and old.__globals__ is new.__globals__
+        and old.__closure__ is None
+        and new.__closure__ is None
+        and not old.__dict__
+        and not new.__dict__
+        and _plain(old.__defaults__)
+        and _plain(old.__kwdefaults__)
+        and old.__defaults__ == new.__defaults__
+        and old.__kwdefaults__ == new.__kwdefaults__
+    )
+
+
 def define_function(name, text, filename, line):
-    exec(_compile_at(text, filename, line), _context)
-    _changed()
+    key = (text, filename, line)
+    code = _def_code.get(key)
+    if code is None:
+        code = _compile_at(text, filename, line)
+        _def_code[key] = code
+    previous = _context.get(name)
+    exec(code, _context)
+    # The same definition again leaves the threads' copies of the context
+    # valid: their function behaves as the new one.
+    if not _same_function(previous, _context.get(name)):
+        _changed(name)
 
 
 def run_anonymous(functions, d):
@@ -94,7 +156,7 @@ def run_anonymous(functions, d):
     for name, code, filename, line in functions:
         if name not in _context:
             exec(_compile_at(code, filename, line), _context)
-            _changed()
+            _changed(name)
     try:
         for name, _, _, _ in functions:
             _context[name](d)
@@ -116,7 +178,7 @@ def exec_python_func(func, d):
     key = "__bitzel_func_" + func.replace("-", "_").replace(".", "_")
     text = "def %s(d):\n%s\n" % (key, body if body.strip() else "    pass")
     exec(_compile_at(text, filename, max(line - 1, 0)), _context)
-    _changed()
+    _changed(key)
     _context[key](d)
     return None
 

@@ -493,6 +493,13 @@ impl PyData {
             .collect())
     }
 
+    /// Bitzel's own: the names of `keys()` whose record has `flag` (a
+    /// value or a weak default), in the same order, without walking
+    /// every name (for `bb.build.tasksbetween`).
+    fn _bitzel_names_with_flag(&self, flag: &str) -> PyResult<Vec<String>> {
+        Ok(self.store()?.names_with_flag(flag))
+    }
+
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         PyList::new(py, self.keys()?)?
             .try_iter()

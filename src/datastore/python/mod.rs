@@ -200,6 +200,20 @@ pub fn with_interpreter<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Result<
     Ok(Python::attach(f))
 }
 
+/// Runs `f` (which may call python any number of times) with this
+/// thread's python thread state kept alive, not holding the GIL. Each call
+/// into python from a thread without a thread state creates one and
+/// destroys it afterwards, which also drops the thread's `threading.local`
+/// data (our evaluation context lives there); a parser thread that
+/// evaluates a whole recipe under this pays that once. Without a running
+/// interpreter, just runs `f`.
+pub fn with_thread_state<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if !matches!(INTERPRETER.get(), Some(Ok(_))) {
+        return f();
+    }
+    Python::attach(|py| py.detach(f))
+}
+
 /// `Type: message` for a python exception, as BitBake reports it.
 fn describe(py: Python<'_>, err: &PyErr) -> String {
     let value = err.value(py);

@@ -255,7 +255,11 @@ def exec_task(fn, task, d):
 def tasksbetween(task_start, task_end, d):
     """The tasks on dependency paths from task_start up to task_end, in
     the order a depth-first walk from task_start meets them."""
-    tasks = [k for k in d.keys() if d.getVarFlag(k, "task")]
+    # Only names with a [task] flag can have a true one; Bitzel's
+    # datastore lists them without walking every name (same order).
+    names = getattr(d, "_bitzel_names_with_flag", None)
+    names = names("task") if names is not None else d.keys()
+    tasks = [k for k in names if d.getVarFlag(k, "task")]
     found = []
 
     def follow(task, chain):
