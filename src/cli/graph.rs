@@ -60,7 +60,7 @@ fn requests(targets: &[String], task: &str) -> Vec<Request> {
 pub(super) fn load(targets: &[String], task: Option<&str>) -> Result<Option<Loaded>> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let topdir = ConfigInput::find_topdir(&cwd);
-    let python = EmbeddedPython::start().map_err(anyhow::Error::msg)?;
+    let python = EmbeddedPython::lazy();
     let evaluator = Evaluator::new(Arc::new(FsLoader), Some(python));
     let cache_file = topdir.join("cache/bitzel/parse.cache");
     let input = ConfigInput {

@@ -238,7 +238,7 @@ fn stamp_of(path: &str) -> Option<Stamp> {
 /// the previous run for files whose `stat` is unchanged.
 #[derive(Default)]
 struct Hashes {
-    memo: std::sync::Mutex<HashMap<String, Option<String>>>,
+    memo: std::sync::Mutex<rustc_hash::FxHashMap<String, Option<String>>>,
     previous: BTreeMap<String, (Stamp, String)>,
     /// Stamps of the files hashed in this run, for the next.
     stamps: std::sync::Mutex<BTreeMap<String, (Stamp, String)>>,

@@ -278,6 +278,15 @@ impl EmbeddedPython {
         interpreter()?;
         Ok(Arc::new(EmbeddedPython))
     }
+
+    /// A host whose interpreter starts on first use (each call starts it
+    /// if need be, and reports a failure to start as its own error): for
+    /// commands that often need no python at all, such as a parse whose
+    /// every recipe comes from the cache (starting it is a quarter of
+    /// that).
+    pub fn lazy() -> Arc<dyn PythonHost> {
+        Arc::new(EmbeddedPython)
+    }
 }
 
 impl PythonHost for EmbeddedPython {
