@@ -702,13 +702,8 @@ fn build_once(
                     );
                 }
             }
-            let node = &graph.tasks[id as usize];
-            let noexec = input.set.recipe(node.recipe).info.tasks[node.task as usize]
-                .flag("noexec")
-                .is_some_and(|v| !v.is_empty() && v != "0");
-            if !noexec {
-                on_event(Event::Started { task: &name });
-            }
+            // ([noexec] tasks were settled above.)
+            on_event(Event::Started { task: &name });
             // From here on its outputs change: a stamp from an earlier
             // run (kept by -f) must not survive an interrupted one.
             if let Some(stamp) = stamp_path(topdir, &name) {

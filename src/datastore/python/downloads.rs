@@ -260,22 +260,16 @@ fn serve_one(
     result
 }
 
+/// The file's SHA-256 in hex, by the fetcher's checksum code.
 fn sha256_hex(path: &Path) -> std::io::Result<String> {
-    use sha2::Digest as _;
-    use std::io::Read;
-    let mut hasher = sha2::Sha256::new();
-    let mut file = std::fs::File::open(path)?;
-    let mut buffer = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-    }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    use crate::fetch::checksum::{Algorithm, Expected, Sums};
+    let wanted = [Expected {
+        algorithm: Algorithm::Sha256,
+        flag: "sha256sum".to_string(),
+        value: String::new(),
+    }];
+    Ok(Sums::of_file(path, &wanted)?
+        .get(Algorithm::Sha256)
+        .unwrap_or_default()
+        .to_string())
 }
