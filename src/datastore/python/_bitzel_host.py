@@ -12,6 +12,7 @@ import sys
 from _thread import _local as _thread_local
 import types
 
+import _bitzel
 import bb
 import bb.parse
 import bb.utils
@@ -48,8 +49,12 @@ _local = _thread_local()
 _log = []
 
 
-def _changed(name=None):
+def _changed(name=None, new=False):
+    """Notes a change of the globals: `name` (re)defined, or (None)
+    anything. `new`: the name was not defined before, so only code that
+    mentions it can see a difference (for the memo of inline python)."""
     _log.append(name)
+    _bitzel.context_changed(name if new else None)
 
 
 def _thread_globals():
@@ -94,6 +99,21 @@ def eval_inline(code, d):
 
 
 _MISSING = object()
+
+
+def inline_names(code):
+    """The names inline python's bytecode mentions, nested code included:
+    the globals its result can depend on are among them."""
+    compiled = _compiled.get(code)
+    if compiled is None:
+        compiled = compile(code.strip(), "<expansion>", "eval")
+    names = set()
+    pending = [compiled]
+    while pending:
+        current = pending.pop()
+        names.update(current.co_names)
+        pending.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return sorted(names)
 
 
 def _compile_at(text, filename, line):
@@ -147,7 +167,7 @@ def define_function(name, text, filename, line):
     # The same definition again leaves the threads' copies of the context
     # valid: their function behaves as the new one.
     if not _same_function(previous, _context.get(name)):
-        _changed(name)
+        _changed(name, new=previous is None)
 
 
 def run_anonymous(functions, d):
@@ -156,7 +176,7 @@ def run_anonymous(functions, d):
     for name, code, filename, line in functions:
         if name not in _context:
             exec(_compile_at(code, filename, line), _context)
-            _changed(name)
+            _changed(name, new=True)
     try:
         for name, _, _, _ in functions:
             _context[name](d)

@@ -14,6 +14,7 @@ use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString};
 
+use super::inline_memo::{self, Read, VarMode, VarValue, is_list_var, read_flag, read_var};
 use crate::datastore::{DataStore, ExpansionError, FlagValue};
 
 /// Where a `d` finds its datastore.
@@ -89,6 +90,8 @@ impl PyData {
     /// Reads the datastore behind this `d` (for native functions that
     /// take a `d`); an error if it is no longer available.
     pub fn with_store<R>(&self, f: impl FnOnce(&DataStore) -> R) -> PyResult<R> {
+        // Native code reads it unrecorded.
+        inline_memo::taint();
         self.store().map(f)
     }
 
@@ -98,6 +101,7 @@ impl PyData {
             Target::Borrowed { ptr, .. } => {
                 let raw = ptr.load(Ordering::SeqCst);
                 if raw.is_null() {
+                    inline_memo::taint();
                     return Err(PyRuntimeError::new_err(
                         "this datastore is no longer available (`d` kept past its call)",
                     ));
@@ -110,6 +114,8 @@ impl PyData {
     }
 
     fn store_mut(&mut self) -> PyResult<&mut DataStore> {
+        // A write (or an attempt) is not a read a replay can repeat.
+        inline_memo::taint();
         match &mut self.target {
             Target::Owned(store) => Ok(store),
             Target::Borrowed { ptr, mutable } => {
@@ -187,11 +193,6 @@ impl<'py> FromPyObject<'_, 'py> for Truthy {
     }
 }
 
-/// Names BitBake keeps as python lists (bookkeeping, spec §11-§12).
-fn is_list_var(name: &str) -> bool {
-    name.starts_with("__")
-}
-
 // The method names are BitBake's python API, which python code calls.
 #[allow(non_snake_case)]
 #[pymethods]
@@ -211,26 +212,32 @@ impl PyData {
         if let Some(object) = store.object(var)
             && let Some(object) = object.downcast_ref::<Py<PyAny>>()
         {
+            // A python object: not something a replay can compare.
+            inline_memo::taint();
             return Ok(object.bind(py).clone());
         }
-        if is_list_var(var)
-            && let Some(FlagValue::List(items)) = store.record(var).and_then(|r| r.flag("_list"))
-        {
-            return Ok(PyList::new(py, items)?.into_any());
-        }
-        let value = if parsing {
-            store.raw_value(var).map(str::to_string)
+        let mode = if parsing {
+            VarMode::Parsing
         } else if expand {
-            store.get_var(var).map_err(|e| expansion_error(py, &e))?
+            VarMode::Expanded
         } else {
-            store
-                .get_var_unexpanded(var)
-                .map_err(|e| expansion_error(py, &e))?
+            VarMode::Unexpanded
         };
-        Ok(match value {
-            Some(v) => PyString::new(py, &v).into_any(),
-            None => py.None().into_bound(py),
-        })
+        let value = read_var(store, var, mode).map_err(|e| {
+            inline_memo::taint();
+            expansion_error(py, &e)
+        })?;
+        let object = match &value {
+            VarValue::List(items) => PyList::new(py, items)?.into_any(),
+            VarValue::Text(Some(v)) => PyString::new(py, v).into_any(),
+            VarValue::Text(None) => py.None().into_bound(py),
+        };
+        inline_memo::note(store, || Read::Var {
+            name: var.into(),
+            mode,
+            value,
+        });
+        Ok(object)
     }
 
     #[pyo3(signature = (var, value, **_kwargs))]
@@ -298,28 +305,22 @@ impl PyData {
             return self.getVar(py, var, expand, noweakdefault, Truthy(false));
         }
         let (Truthy(expand), Truthy(noweakdefault)) = (expand, noweakdefault);
-        let Some(record) = store.record(var) else {
-            return Ok(py.None().into_bound(py));
+        let value = read_flag(store, var, flag, expand, noweakdefault).map_err(|e| {
+            inline_memo::taint();
+            expansion_error(py, &e)
+        })?;
+        let object = match &value {
+            Some(value) => flag_to_py(py, value)?,
+            None => py.None().into_bound(py),
         };
-        match record.flag(flag) {
-            Some(FlagValue::Text(text)) if expand => {
-                let cache_key = format!("{var}[{flag}]");
-                let value = store
-                    .expand_guarded(text, &cache_key)
-                    .map_err(|e| expansion_error(py, &e))?;
-                Ok(PyString::new(py, &value).into_any())
-            }
-            Some(value) => flag_to_py(py, value),
-            None if noweakdefault => Ok(py.None().into_bound(py)),
-            None => match record.flag_weak_default(flag) {
-                Some(default) if expand => {
-                    let value = store.expand(default).map_err(|e| expansion_error(py, &e))?;
-                    Ok(PyString::new(py, &value).into_any())
-                }
-                Some(default) => Ok(PyString::new(py, default).into_any()),
-                None => Ok(py.None().into_bound(py)),
-            },
-        }
+        inline_memo::note(store, || Read::Flag {
+            name: var.into(),
+            flag: flag.into(),
+            expand,
+            noweakdefault,
+            value,
+        });
+        Ok(object)
     }
 
     #[pyo3(signature = (var, flag, value, **_kwargs))]
@@ -358,6 +359,7 @@ impl PyData {
         expand: Truthy,
         internalflags: Truthy,
     ) -> PyResult<Bound<'py, PyAny>> {
+        inline_memo::taint();
         let (Truthy(expand), _) = (expand, internalflags);
         let store = self.store()?;
         if store.record(var).is_none() {
@@ -478,13 +480,22 @@ impl PyData {
         }
         let text: String = s.extract()?;
         let store = self.store()?;
-        let value = store
-            .expand_guarded(&text, varname.unwrap_or(""))
-            .map_err(|e| expansion_error(py, &e))?;
-        Ok(PyString::new(py, &value).into_any().unbind())
+        let varname = varname.unwrap_or("");
+        let value = store.expand_guarded(&text, varname).map_err(|e| {
+            inline_memo::taint();
+            expansion_error(py, &e)
+        })?;
+        let object = PyString::new(py, &value).into_any().unbind();
+        inline_memo::note(store, || Read::Expand {
+            text: text.into(),
+            varname: varname.into(),
+            value,
+        });
+        Ok(object)
     }
 
     fn keys(&self) -> PyResult<Vec<String>> {
+        inline_memo::taint();
         Ok(self
             .store()?
             .keys()
@@ -497,6 +508,7 @@ impl PyData {
     /// value or a weak default), in the same order, without walking
     /// every name (for `bb.build.tasksbetween`).
     fn _bitzel_names_with_flag(&self, flag: &str) -> PyResult<Vec<String>> {
+        inline_memo::taint();
         Ok(self.store()?.names_with_flag(flag))
     }
 
@@ -507,10 +519,17 @@ impl PyData {
     }
 
     fn __contains__(&self, var: &str) -> PyResult<bool> {
-        Ok(self.store()?.has_content(var))
+        let store = self.store()?;
+        let value = store.has_content(var);
+        inline_memo::note(store, || Read::Contains {
+            name: var.into(),
+            value,
+        });
+        Ok(value)
     }
 
     fn createCopy(&mut self) -> PyResult<PyData> {
+        inline_memo::taint();
         let copy = match &mut self.target {
             Target::Owned(store) => store.create_copy(),
             Target::Borrowed { mutable: true, .. } => self.store_mut()?.create_copy(),
@@ -531,6 +550,7 @@ impl PyData {
     }
 
     fn hasOverrides(&self, var: &str) -> PyResult<bool> {
+        inline_memo::taint();
         Ok(self
             .store()?
             .record(var)

@@ -13,6 +13,7 @@
 mod d;
 mod downloads;
 mod fetch;
+mod inline_memo;
 
 use std::sync::{Arc, OnceLock};
 
@@ -21,6 +22,7 @@ use pyo3::types::{PyDict, PyList, PyModule, PyTuple};
 
 pub use d::PyData;
 pub use downloads::{DownloadCache, DownloadServer, SocketDownloadCache, set_download_cache};
+pub use inline_memo::stats as inline_memo_stats;
 
 use super::{AnonymousFunction, DataStore, PythonFailure, PythonHost};
 
@@ -151,6 +153,14 @@ pub fn compiled_sources() -> Result<&'static [u8], String> {
         .map_err(Clone::clone)
 }
 
+/// `_bitzel.context_changed(name)`: the metadata's python globals changed,
+/// by a new `name` or (None) otherwise; for the memo of inline python.
+#[pyfunction]
+#[pyo3(signature = (new_name=None))]
+fn context_changed(new_name: Option<&str>) {
+    inline_memo::context_changed(new_name);
+}
+
 /// The process's interpreter state: our host module, imported once.
 struct Interpreter {
     host: Py<PyModule>,
@@ -167,6 +177,7 @@ fn interpreter() -> Result<&'static Interpreter, String> {
                 native.add_class::<PyData>()?;
                 native.add_function(wrap_pyfunction!(downloads::download_cache_fetch, &native)?)?;
                 native.add_function(wrap_pyfunction!(downloads::download_cache_push, &native)?)?;
+                native.add_function(wrap_pyfunction!(context_changed, &native)?)?;
                 let modules = py.import("sys")?.getattr("modules")?;
                 modules.set_item("_bitzel", native)?;
                 modules.set_item("_bitzel_fetch", fetch::module(py)?)?;
@@ -291,19 +302,37 @@ impl EmbeddedPython {
 
 impl PythonHost for EmbeddedPython {
     fn eval_inline(&self, code: &str, d: &DataStore) -> Result<String, String> {
+        if let Some(value) = inline_memo::lookup(code, d) {
+            return Ok(value);
+        }
         let interpreter = interpreter()?;
-        Python::attach(|py| {
-            let (data, _guard) = PyData::borrow_shared(d);
-            let data = Py::new(py, data).map_err(|e| describe(py, &e))?;
-            let result = interpreter
-                .host
-                .bind(py)
-                .call_method1("eval_inline", (code, data));
-            match result {
-                Ok(value) => value.extract::<String>().map_err(|e| describe(py, &e)),
-                Err(err) => Err(describe(py, &err)),
-            }
-        })
+        let (result, recording) = inline_memo::record(d, || {
+            Python::attach(|py| {
+                let (data, _guard) = PyData::borrow_shared(d);
+                let data = Py::new(py, data).map_err(|e| describe(py, &e))?;
+                let result = interpreter
+                    .host
+                    .bind(py)
+                    .call_method1("eval_inline", (code, data));
+                match result {
+                    Ok(value) => value.extract::<String>().map_err(|e| describe(py, &e)),
+                    Err(err) => Err(describe(py, &err)),
+                }
+            })
+        });
+        if let Ok(value) = &result {
+            inline_memo::remember(code, recording, value, || {
+                Python::attach(|py| {
+                    interpreter
+                        .host
+                        .bind(py)
+                        .call_method1("inline_names", (code,))
+                        .and_then(|names| names.extract::<Vec<String>>())
+                        .ok()
+                })
+            });
+        }
+        result
     }
 
     fn define_function(
