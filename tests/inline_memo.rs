@@ -5,23 +5,10 @@
 //! the code reads, in either order, and expects what a fresh evaluation
 //! gives. The memo is per process, so each test uses its own names.
 
-use std::sync::Arc;
+mod common;
 
-use bitzel::datastore::python::EmbeddedPython;
-use bitzel::datastore::{DataStore, FlagValue, PythonHost};
-
-fn python() -> Arc<dyn PythonHost> {
-    EmbeddedPython::start().expect("embedded python starts")
-}
-
-fn store(vars: &[(&str, &str)]) -> DataStore {
-    let mut d = DataStore::new();
-    d.set_python(Some(python()));
-    for (name, value) in vars {
-        d.set_var_parse(name, value.to_string());
-    }
-    d
-}
+use bitzel::datastore::{DataStore, FlagValue};
+use common::python::{get, python, store};
 
 fn expand(d: &DataStore, text: &str) -> String {
     d.expand(text).expect("expands")
@@ -170,4 +157,27 @@ fn changed_python_globals_are_seen() {
         "{}",
         expand(&d, code)
     );
+}
+
+/// The expansion cache of a datastore (`tests/expansion_cache.rs`) too.
+#[test]
+fn redefined_python_functions_recompute_values_without_a_write() {
+    let host = python();
+    let define = |body: &str| {
+        host.define_function(
+            "ec_helper",
+            &format!("def ec_helper(d):\n    return {body}\n"),
+            "ec.bbclass",
+            1,
+        )
+        .expect("defines");
+    };
+    define("'first'");
+    let d = store(&[
+        ("EC_CALL", "${@ec_helper(d)}"),
+        ("EC_OUTER", "(${EC_CALL})"),
+    ]);
+    assert_eq!(get(&d, "EC_OUTER"), "(first)");
+    define("'second'");
+    assert_eq!(get(&d, "EC_OUTER"), "(second)");
 }

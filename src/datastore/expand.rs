@@ -116,17 +116,54 @@ impl DataStore {
         {
             return Ok(Some(list.to_python_str()));
         }
-        if let Some(cached) = self.caches.borrow().expanded.get(name) {
-            return cached.clone();
+        let hash = super::name_hash(name);
+        let version = self.python.as_ref().map_or(0, |p| p.globals_version());
+        {
+            let mut caches = self.caches.borrow_mut();
+            if let Some(cached) = caches.expanded.get(&hash)
+                && &*cached.name == name
+                && cached.python.is_none_or(|v| v == version)
+            {
+                let (result, python) = (cached.result.clone(), cached.python);
+                if let (Some(v), Some(frame)) = (python, caches.frames.last_mut()) {
+                    frame.python = Some(frame.python.map_or(v, |f| f.min(v)));
+                }
+                return result;
+            }
+            caches.frames.push(super::Frame::default());
         }
         let result = self
             .read(name)
             .map(|r| r.expanded)
             .and_then(|value| self.filter(name, value));
-        self.caches
-            .borrow_mut()
-            .expanded
-            .insert(name.to_string(), result.clone());
+        let mut caches = self.caches.borrow_mut();
+        let frame = caches.frames.pop().unwrap_or_default();
+        for read in frame.reads {
+            if read != hash {
+                caches.readers.entry(read).or_default().push(hash);
+            }
+        }
+        if frame.reads_any {
+            caches
+                .readers
+                .entry(super::ANY_NAME)
+                .or_default()
+                .push(hash);
+        }
+        // Its readers ran the same python.
+        // (A value that read everything is dropped at any write, and its
+        // readers with it: they read its name.)
+        if let (Some(parent), Some(v)) = (caches.frames.last_mut(), frame.python) {
+            parent.python = Some(parent.python.map_or(v, |p| p.min(v)));
+        }
+        caches.expanded.insert(
+            hash,
+            super::Expanded {
+                name: name.into(),
+                result: result.clone(),
+                python: frame.python,
+            },
+        );
         result
     }
 
@@ -137,6 +174,10 @@ impl DataStore {
             return Ok(value);
         };
         let base = name.split(':').next().unwrap_or(name);
+        // Setting a filter on the base (a write of the base) changes this.
+        if base != name {
+            self.note_read(base);
+        }
         let Some(FlagValue::Text(expression)) = self.record(base).and_then(|r| r.flag("_filter"))
         else {
             return Ok(value);
@@ -312,6 +353,7 @@ impl DataStore {
                 "inline python `${{@{code}}}` needs the embedded interpreter, which this datastore has not"
             )));
         };
+        self.note_python(python.globals_version());
         python.eval_inline(code, self).map_err(|message| {
             if message.contains("unterminated string literal")
                 || message.contains("EOL while scanning string literal")
@@ -510,7 +552,7 @@ impl DataStore {
             {
                 let mut caches = self.caches.borrow_mut();
                 caches.overrides = Some(current.clone());
-                caches.expanded.clear();
+                caches.clear_expanded();
             }
             let value = self.read("OVERRIDES").ok().and_then(|r| r.expanded);
             let next = Arc::new(Overrides::from_value(value.as_deref()));

@@ -23,7 +23,6 @@ pub mod python;
 mod store;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -86,6 +85,13 @@ pub trait PythonHost: Send + Sync {
     /// with `val` bound to `value` among the `bb.filter` functions.
     fn apply_filter(&self, expression: &str, value: &str) -> Result<String, String>;
 
+    /// A number that changes whenever the python globals (`def`
+    /// functions, libraries) change: an expanded value whose inline python
+    /// ran under another is computed again.
+    fn globals_version(&self) -> u64 {
+        0
+    }
+
     /// A datastore object holding `env`, for `BB_ORIGENV` (spec §14.1).
     fn environment_object(&self, env: &[(String, String)]) -> Result<ForeignValue, String>;
 
@@ -132,7 +138,9 @@ impl PythonFailure {
     }
 }
 
-/// Per-datastore caches, cleared on every write.
+/// Per-datastore caches: the overrides, recomputed after a write to a
+/// name they read, and expanded values, dropped after a write to a name
+/// they read (directly or through another value).
 #[derive(Default)]
 struct Caches {
     overrides: Option<Arc<Overrides>>,
@@ -146,7 +154,52 @@ struct Caches {
     override_deps: rustc_hash::FxHashSet<String>,
     /// Whether reads are being recorded into `override_deps`.
     recording: bool,
-    expanded: HashMap<String, Result<Option<String>, ExpansionError>>,
+    /// Expanded values by the hash of their name (the name is kept to
+    /// tell a collision, which is then a miss).
+    expanded: FxHashMap<u64, Expanded>,
+    /// Name hash -> the hashes of the cached values whose computation read
+    /// that name directly ([`ANY_NAME`]: read something as broad as the
+    /// list of keys). A write drops the name's readers, their readers and
+    /// so on, and keeps the rest: BitBake empties its cache on every
+    /// write, which made a recipe expand each variable about twice.
+    readers: FxHashMap<u64, Vec<u64>>,
+    /// The reads of the values being computed, innermost last.
+    frames: Vec<Frame>,
+}
+
+/// A cached expanded value.
+#[derive(Clone)]
+struct Expanded {
+    name: Box<str>,
+    result: Result<Option<String>, ExpansionError>,
+    /// The version of the python globals its inline python ran with, if
+    /// it (or a value it read) ran any: another version recomputes it.
+    python: Option<u64>,
+}
+
+/// What the computation of one expanded value has read so far.
+#[derive(Default)]
+struct Frame {
+    reads: Vec<u64>,
+    python: Option<u64>,
+    reads_any: bool,
+}
+
+/// Stands for every name, in `readers`.
+const ANY_NAME: u64 = 0;
+
+/// The key of `name` in the expansion cache.
+fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    // 0 is `ANY_NAME`.
+    rustc_hash::FxBuildHasher.hash_one(name) | 1
+}
+
+impl Caches {
+    fn clear_expanded(&mut self) {
+        self.expanded.clear();
+        self.readers.clear();
+    }
 }
 
 /// Variables, flags and queued operations of one configuration or recipe.
@@ -287,6 +340,24 @@ impl DataStore {
 
     /// A child of a snapshot of this datastore; `self` keeps working and is
     /// not affected by writes to the copy. Costs a freeze of the local map.
+    /// [`create_copy`](Self::create_copy), the copy starting with what
+    /// this datastore has expanded so far (for a copy about to get a few
+    /// writes, which drop only the values that read what they change).
+    pub fn create_copy_with_caches(&mut self) -> DataStore {
+        let copy = self.create_copy();
+        let mine = self.caches.borrow();
+        if mine.frames.is_empty() && !mine.computing_overrides {
+            let mut theirs = copy.caches.borrow_mut();
+            theirs.expanded = mine.expanded.clone();
+            theirs.readers = mine.readers.clone();
+            theirs.overrides = mine.overrides.clone();
+            theirs.overrides_error = mine.overrides_error.clone();
+            theirs.override_deps = mine.override_deps.clone();
+        }
+        drop(mine);
+        copy
+    }
+
     pub fn create_copy(&mut self) -> DataStore {
         let local = std::mem::take(&mut self.local);
         let objects = std::mem::take(&mut *self.objects.borrow_mut());
@@ -360,23 +431,51 @@ impl DataStore {
     /// overrides only if `name` was read to compute them.
     fn invalidate(&self, name: &str) {
         let mut caches = self.caches.borrow_mut();
-        caches.expanded.clear();
         if caches.overrides.is_some() && caches.override_deps.contains(name) {
             caches.overrides = None;
+            caches.clear_expanded();
+            return;
+        }
+        let mut pending = vec![name_hash(name), ANY_NAME];
+        while let Some(hash) = pending.pop() {
+            caches.expanded.remove(&hash);
+            if let Some(readers) = caches.readers.remove(&hash) {
+                pending.extend(readers);
+            }
         }
     }
 
     fn invalidate_all(&self) {
         let mut caches = self.caches.borrow_mut();
         caches.overrides = None;
-        caches.expanded.clear();
+        caches.clear_expanded();
     }
 
-    /// Notes that `name` was read, while the overrides are being computed.
+    /// Notes that `name` was read: by the overrides being computed, and
+    /// by the expanded value being computed.
     pub(crate) fn note_read(&self, name: &str) {
         let mut caches = self.caches.borrow_mut();
         if caches.recording && !caches.override_deps.contains(name) {
             caches.override_deps.insert(name.to_string());
+        }
+        if let Some(frame) = caches.frames.last_mut() {
+            frame.reads.push(name_hash(name));
+        }
+    }
+
+    /// Notes that python read something that depends on every name (the
+    /// keys, a copy of the datastore): the value being computed is
+    /// dropped at any write.
+    pub(crate) fn note_read_any(&self) {
+        if let Some(frame) = self.caches.borrow_mut().frames.last_mut() {
+            frame.reads_any = true;
+        }
+    }
+
+    /// Notes that inline python ran, with the python globals at `version`.
+    pub(crate) fn note_python(&self, version: u64) {
+        if let Some(frame) = self.caches.borrow_mut().frames.last_mut() {
+            frame.python = Some(frame.python.map_or(version, |v| v.min(version)));
         }
     }
 

@@ -450,7 +450,9 @@ impl Context<'_> {
 /// Signatures of every task of a finalised recipe (BitBake's
 /// `generate_dependencies` and `generate_dependency_hash`).
 pub fn recipe_signatures(d: &mut DataStore) -> Result<RecipeSignatures, SignatureError> {
-    let mut codeparser = d.create_copy();
+    // Most values do not depend on the few names forced for the code
+    // parser; those that do are dropped by the writes.
+    let mut codeparser = d.create_copy_with_caches();
     let d: &DataStore = d;
     let modules = module_functions();
     let mut shelldeps = Vec::new();

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod demo;
+pub mod python;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -92,7 +92,9 @@ impl PyData {
     pub fn with_store<R>(&self, f: impl FnOnce(&DataStore) -> R) -> PyResult<R> {
         // Native code reads it unrecorded.
         inline_memo::taint();
-        self.store().map(f)
+        let store = self.store()?;
+        store.note_read_any();
+        Ok(f(store))
     }
 
     fn store(&self) -> PyResult<&DataStore> {
@@ -209,6 +211,7 @@ impl PyData {
         let (Truthy(expand), Truthy(parsing)) = (expand, parsing);
         let _ = noweakdefault;
         let store = self.store()?;
+        store.note_read(var);
         if let Some(object) = store.object(var)
             && let Some(object) = object.downcast_ref::<Py<PyAny>>()
         {
@@ -360,6 +363,7 @@ impl PyData {
         internalflags: Truthy,
     ) -> PyResult<Bound<'py, PyAny>> {
         inline_memo::taint();
+        self.store()?.note_read(var);
         let (Truthy(expand), _) = (expand, internalflags);
         let store = self.store()?;
         if store.record(var).is_none() {
@@ -496,6 +500,7 @@ impl PyData {
 
     fn keys(&self) -> PyResult<Vec<String>> {
         inline_memo::taint();
+        self.store()?.note_read_any();
         Ok(self
             .store()?
             .keys()
@@ -509,6 +514,7 @@ impl PyData {
     /// every name (for `bb.build.tasksbetween`).
     fn _bitzel_names_with_flag(&self, flag: &str) -> PyResult<Vec<String>> {
         inline_memo::taint();
+        self.store()?.note_read_any();
         Ok(self.store()?.names_with_flag(flag))
     }
 
@@ -520,6 +526,7 @@ impl PyData {
 
     fn __contains__(&self, var: &str) -> PyResult<bool> {
         let store = self.store()?;
+        store.note_read(var);
         let value = store.has_content(var);
         inline_memo::note(store, || Read::Contains {
             name: var.into(),
@@ -530,6 +537,7 @@ impl PyData {
 
     fn createCopy(&mut self) -> PyResult<PyData> {
         inline_memo::taint();
+        self.store()?.note_read_any();
         let copy = match &mut self.target {
             Target::Owned(store) => store.create_copy(),
             Target::Borrowed { mutable: true, .. } => self.store_mut()?.create_copy(),
@@ -551,6 +559,7 @@ impl PyData {
 
     fn hasOverrides(&self, var: &str) -> PyResult<bool> {
         inline_memo::taint();
+        self.store()?.note_read(var);
         Ok(self
             .store()?
             .record(var)

@@ -68,7 +68,10 @@ pub(crate) fn read_var(
         return Ok(VarValue::List(items.clone()));
     }
     Ok(VarValue::Text(match mode {
-        VarMode::Parsing => store.raw_value(name).map(str::to_string),
+        VarMode::Parsing => {
+            store.note_read(name);
+            store.raw_value(name).map(str::to_string)
+        }
         VarMode::Expanded => store.get_var(name)?,
         VarMode::Unexpanded => store.get_var_unexpanded(name)?,
     }))
@@ -83,6 +86,7 @@ pub(crate) fn read_flag(
     expand: bool,
     noweakdefault: bool,
 ) -> Result<Option<FlagValue>, ExpansionError> {
+    store.note_read(name);
     let Some(record) = store.record(name) else {
         return Ok(None);
     };
@@ -145,7 +149,10 @@ impl Read {
                 varname,
                 value,
             } => store.expand_guarded(text, varname).as_ref() == Ok(value),
-            Read::Contains { name, value } => store.has_content(name) == *value,
+            Read::Contains { name, value } => {
+                store.note_read(name);
+                store.has_content(name) == *value
+            }
         }
     }
 }
@@ -228,12 +235,28 @@ enum Change {
 /// Every change so far; an entry is checked against those after it.
 static CHANGES: LazyLock<Mutex<Vec<Change>>> = LazyLock::new(Mutex::default);
 
+/// How many changes other than new names so far (readable without the
+/// lock).
+static VERSION: AtomicU64 = AtomicU64::new(0);
+
+/// A number that changes whenever the metadata's python globals change
+/// other than by a new name. A new name can only change what code that
+/// looked the name up sees, and inline python looks an unknown name up
+/// as a variable (`d.getVar(name)`), which a `def` writes: the values
+/// that did are dropped by that write.
+pub fn globals_version() -> u64 {
+    VERSION.load(Ordering::Acquire)
+}
+
 /// Notes a change to the metadata's python globals: `Some(name)` for a
 /// name newly defined, `None` for any other.
 pub fn context_changed(new_name: Option<&str>) {
     let change = match new_name {
         Some(name) => Change::Defined(name.into()),
-        None => Change::Any,
+        None => {
+            VERSION.fetch_add(1, Ordering::AcqRel);
+            Change::Any
+        }
     };
     CHANGES
         .lock()

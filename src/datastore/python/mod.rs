@@ -335,6 +335,10 @@ impl PythonHost for EmbeddedPython {
         result
     }
 
+    fn globals_version(&self) -> u64 {
+        inline_memo::globals_version()
+    }
+
     fn define_function(
         &self,
         name: &str,
