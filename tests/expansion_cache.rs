@@ -88,3 +88,34 @@ fn a_filter_set_on_the_base_name_applies_to_cached_overrides() {
     );
     assert_eq!(get(&d, "EC_F:pkg"), "a b");
 }
+
+#[test]
+fn values_read_through_the_overrides_follow_them() {
+    let mut d = store(&[
+        ("OVERRIDES", "${EC_MODE}"),
+        ("EC_MODE", "a"),
+        ("EC_X", "none"),
+        ("EC_X:a", "A"),
+        ("EC_X:b", "B"),
+        ("EC_Y", "<${EC_X}>"),
+        ("EC_Z", "z${EC_Y}"),
+        ("EC_APP", "base"),
+        ("EC_APP:append:b", "+b"),
+        ("EC_W", "w"),
+        ("EC_W:b", "wb"),
+    ]);
+    assert_eq!(get(&d, "EC_Z"), "z<A>");
+    // Read with the overrides already computed: only the overrides
+    // themselves tie it to EC_MODE.
+    assert_eq!(get(&d, "EC_APP"), "base");
+    assert_eq!(get(&d, "EC_W"), "w");
+    d.set_var_parse("EC_MODE", "b".into());
+    // (First: before anything makes the overrides be computed again.)
+    assert_eq!(get(&d, "EC_W"), "wb");
+    assert_eq!(get(&d, "EC_Z"), "z<B>");
+    assert_eq!(get(&d, "EC_APP"), "base+b");
+    d.set_var_parse("EC_MODE", "c".into());
+    assert_eq!(get(&d, "EC_Z"), "z<none>");
+    assert_eq!(get(&d, "EC_APP"), "base");
+    assert_eq!(get(&d, "EC_W"), "w");
+}

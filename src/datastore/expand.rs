@@ -518,6 +518,7 @@ impl DataStore {
     }
 
     pub(crate) fn overrides_checked(&self) -> Result<Arc<Overrides>, ExpansionError> {
+        self.note_overrides_read();
         if let Some(cached) = &self.caches.borrow().overrides {
             return Ok(cached.clone());
         }
@@ -552,7 +553,7 @@ impl DataStore {
             {
                 let mut caches = self.caches.borrow_mut();
                 caches.overrides = Some(current.clone());
-                caches.clear_expanded();
+                caches.drop_readers(vec![super::OVERRIDES_READ]);
             }
             let value = self.read("OVERRIDES").ok().and_then(|r| r.expanded);
             let next = Arc::new(Overrides::from_value(value.as_deref()));

@@ -167,6 +167,10 @@ struct Caches {
     frames: Vec<Frame>,
 }
 
+/// A datastore's caches, for datastores over the same variables
+/// ([`DataStore::take_caches`]).
+pub struct CacheSeed(Caches);
+
 /// A cached expanded value.
 #[derive(Clone)]
 struct Expanded {
@@ -188,6 +192,9 @@ struct Frame {
 /// Stands for every name, in `readers`.
 const ANY_NAME: u64 = 0;
 
+/// Stands for the overrides, in `readers` (name hashes are odd).
+const OVERRIDES_READ: u64 = 2;
+
 /// The key of `name` in the expansion cache.
 fn name_hash(name: &str) -> u64 {
     use std::hash::BuildHasher;
@@ -199,6 +206,17 @@ impl Caches {
     fn clear_expanded(&mut self) {
         self.expanded.clear();
         self.readers.clear();
+    }
+
+    /// Drops the values that read any of `roots`, and their readers, and
+    /// so on.
+    fn drop_readers(&mut self, mut pending: Vec<u64>) {
+        while let Some(hash) = pending.pop() {
+            self.expanded.remove(&hash);
+            if let Some(readers) = self.readers.remove(&hash) {
+                pending.extend(readers);
+            }
+        }
     }
 }
 
@@ -345,16 +363,7 @@ impl DataStore {
     /// writes, which drop only the values that read what they change).
     pub fn create_copy_with_caches(&mut self) -> DataStore {
         let copy = self.create_copy();
-        let mine = self.caches.borrow();
-        if mine.frames.is_empty() && !mine.computing_overrides {
-            let mut theirs = copy.caches.borrow_mut();
-            theirs.expanded = mine.expanded.clone();
-            theirs.readers = mine.readers.clone();
-            theirs.overrides = mine.overrides.clone();
-            theirs.overrides_error = mine.overrides_error.clone();
-            theirs.override_deps = mine.override_deps.clone();
-        }
-        drop(mine);
+        copy.adopt(&self.caches.borrow());
         copy
     }
 
@@ -431,18 +440,44 @@ impl DataStore {
     /// overrides only if `name` was read to compute them.
     fn invalidate(&self, name: &str) {
         let mut caches = self.caches.borrow_mut();
+        let mut roots = vec![name_hash(name), ANY_NAME];
         if caches.overrides.is_some() && caches.override_deps.contains(name) {
+            // The overrides may change: so may what was read with them.
             caches.overrides = None;
-            caches.clear_expanded();
+            roots.push(OVERRIDES_READ);
+        }
+        caches.drop_readers(roots);
+    }
+
+    /// Notes that the value being computed consulted the overrides.
+    pub(crate) fn note_overrides_read(&self) {
+        if let Some(frame) = self.caches.borrow_mut().frames.last_mut() {
+            frame.reads.push(OVERRIDES_READ);
+        }
+    }
+
+    /// This datastore's caches, taken out (it starts afresh): for
+    /// [`adopt_caches`](Self::adopt_caches) by datastores over it frozen.
+    pub fn take_caches(&mut self) -> CacheSeed {
+        CacheSeed(std::mem::take(self.caches.get_mut()))
+    }
+
+    /// Starts this datastore's caches as a copy of `seed`, taken from a
+    /// datastore holding the same variables.
+    pub fn adopt_caches(&self, seed: &CacheSeed) {
+        self.adopt(&seed.0);
+    }
+
+    fn adopt(&self, theirs: &Caches) {
+        if !theirs.frames.is_empty() || theirs.computing_overrides {
             return;
         }
-        let mut pending = vec![name_hash(name), ANY_NAME];
-        while let Some(hash) = pending.pop() {
-            caches.expanded.remove(&hash);
-            if let Some(readers) = caches.readers.remove(&hash) {
-                pending.extend(readers);
-            }
-        }
+        let mut mine = self.caches.borrow_mut();
+        mine.expanded = theirs.expanded.clone();
+        mine.readers = theirs.readers.clone();
+        mine.overrides = theirs.overrides.clone();
+        mine.overrides_error = theirs.overrides_error.clone();
+        mine.override_deps = theirs.override_deps.clone();
     }
 
     fn invalidate_all(&self) {
@@ -806,6 +841,7 @@ impl DataStore {
     /// The active overrides, computed on demand (§5.1). When they never
     /// settle, the last list computed (reads report the error).
     pub fn overrides(&self) -> Arc<Overrides> {
+        self.note_overrides_read();
         if let Some(cached) = &self.caches.borrow().overrides {
             return cached.clone();
         }

@@ -394,9 +394,13 @@ pub fn parse_recipe_each(
     }
     d.set_var_python("FILE", shown);
     let python = d.python().cloned();
+    let seed = d.take_caches();
     let pre_finalise = d.freeze();
 
+    // Each target starts with what the recipe expanded: a write of
+    // finalisation drops only what read it.
     let mut base = DataStore::child(pre_finalise.clone(), python.clone());
+    base.adopt_caches(&seed);
     let outcome = evaluator.finalise(&mut base, recipe)?;
     let extend = base
         .get_var("BBCLASSEXTEND")
@@ -415,6 +419,7 @@ pub fn parse_recipe_each(
     )?;
     for extension in extend.split_whitespace() {
         let mut variant = DataStore::child(pre_finalise.clone(), python.clone());
+        variant.adopt_caches(&seed);
         let class = match extension.split_once(':') {
             Some((class, arg)) => {
                 variant.set_var_python("BBEXTENDCURR", class.to_string());
