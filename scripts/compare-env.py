@@ -39,9 +39,17 @@ def parse_bitbake_env(text):
     lines = text.split("\n")
     i = 0
     assign = re.compile(r'^(?:export )?([^=\s"#]+)="(.*)$')
+    # `name() {` / `python name () {` ... `}`: a function, whose body may
+    # hold lines that look like assignments (shell code, sed scripts).
+    function = re.compile(r'^(?:python |fakeroot )*[^\s=]+ ?\(\) \{$')
     while i < len(lines):
         line = lines[i]
         i += 1
+        if function.match(line):
+            while i < len(lines) and lines[i] != "}":
+                i += 1
+            i += 1
+            continue
         if line.startswith("# expansion of "):
             name = line[len("# expansion of "):].split(" ", 1)[0]
             errors[name] = line
