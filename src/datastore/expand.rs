@@ -117,16 +117,18 @@ impl DataStore {
             return Ok(Some(list.to_python_str()));
         }
         let hash = super::name_hash(name);
-        let version = self.python.as_ref().map_or(0, |p| p.globals_version());
         {
             let mut caches = self.caches.borrow_mut();
             if let Some(cached) = caches.expanded.get(&hash)
                 && &*cached.name == name
-                && cached.python.is_none_or(|v| v == version)
+                && cached
+                    .python
+                    .is_none_or(|v| Some(v) == self.globals_version())
             {
                 let (result, python) = (cached.result.clone(), cached.python);
+                // Whoever reads this ran its python.
                 if let (Some(v), Some(frame)) = (python, caches.frames.last_mut()) {
-                    frame.python = Some(frame.python.map_or(v, |f| f.min(v)));
+                    frame.ran_python(v);
                 }
                 return result;
             }
@@ -150,11 +152,10 @@ impl DataStore {
                 .or_default()
                 .push(hash);
         }
-        // Its readers ran the same python.
-        // (A value that read everything is dropped at any write, and its
-        // readers with it: they read its name.)
+        // Its reader ran the same python. (Its reader also read its name,
+        // so anything that drops it drops the reader too.)
         if let (Some(parent), Some(v)) = (caches.frames.last_mut(), frame.python) {
-            parent.python = Some(parent.python.map_or(v, |p| p.min(v)));
+            parent.ran_python(v);
         }
         caches.expanded.insert(
             hash,
@@ -165,6 +166,11 @@ impl DataStore {
             },
         );
         result
+    }
+
+    /// The version of the python globals (`None` without python).
+    fn globals_version(&self) -> Option<u64> {
+        self.python.as_ref().map(|p| p.globals_version())
     }
 
     /// A value filter set on the variable's base name (`d.setVarFilter`),

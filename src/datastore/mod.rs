@@ -161,7 +161,7 @@ struct Caches {
     /// that name directly ([`ANY_NAME`]: read something as broad as the
     /// list of keys). A write drops the name's readers, their readers and
     /// so on, and keeps the rest: BitBake empties its cache on every
-    /// write, which made a recipe expand each variable about twice.
+    /// write, which made a parse expand 1.7 times as many values.
     readers: FxHashMap<u64, Vec<u64>>,
     /// The reads of the values being computed, innermost last.
     frames: Vec<Frame>,
@@ -185,8 +185,15 @@ struct Expanded {
 #[derive(Default)]
 struct Frame {
     reads: Vec<u64>,
+    /// The version of the python globals, if inline python ran.
     python: Option<u64>,
     reads_any: bool,
+}
+
+impl Frame {
+    fn ran_python(&mut self, version: u64) {
+        self.python.get_or_insert(version);
+    }
 }
 
 /// Stands for every name, in `readers`.
@@ -356,8 +363,6 @@ impl DataStore {
         DataStore::child(Arc::new(layer), python)
     }
 
-    /// A child of a snapshot of this datastore; `self` keeps working and is
-    /// not affected by writes to the copy. Costs a freeze of the local map.
     /// [`create_copy`](Self::create_copy), the copy starting with what
     /// this datastore has expanded so far (for a copy about to get a few
     /// writes, which drop only the values that read what they change).
@@ -367,6 +372,8 @@ impl DataStore {
         copy
     }
 
+    /// A child of a snapshot of this datastore; `self` keeps working and is
+    /// not affected by writes to the copy. Costs a freeze of the local map.
     pub fn create_copy(&mut self) -> DataStore {
         let local = std::mem::take(&mut self.local);
         let objects = std::mem::take(&mut *self.objects.borrow_mut());
@@ -436,8 +443,9 @@ impl DataStore {
         }
     }
 
-    /// After a write to `name`: expanded values may all change; the
-    /// overrides only if `name` was read to compute them.
+    /// After a write to `name`: drops the expanded values that read it
+    /// (and their readers); when the overrides read it, they are computed
+    /// again and the values that consulted them dropped.
     fn invalidate(&self, name: &str) {
         let mut caches = self.caches.borrow_mut();
         let mut roots = vec![name_hash(name), ANY_NAME];
@@ -510,7 +518,7 @@ impl DataStore {
     /// Notes that inline python ran, with the python globals at `version`.
     pub(crate) fn note_python(&self, version: u64) {
         if let Some(frame) = self.caches.borrow_mut().frames.last_mut() {
-            frame.python = Some(frame.python.map_or(version, |v| v.min(version)));
+            frame.ran_python(version);
         }
     }
 

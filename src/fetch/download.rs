@@ -387,17 +387,22 @@ fn remove_stale_temporaries(target: &Path) {
     }
 }
 
+/// Opens (creating it) the lock file `path`, for `flock`.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File, String> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))
+}
+
 /// Holds `TARGET.lock` until dropped.
 pub(crate) fn lock(target: &Path) -> Result<File, String> {
     let mut name = target.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     let path = target.with_file_name(name);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+    let file = open_lock_file(&path)?;
     file.lock()
         .map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
     Ok(file)

@@ -86,6 +86,17 @@ fn plan_batches(digests: &[Digest], limit: u64) -> (Vec<Vec<Digest>>, Vec<Digest
     (batches, large)
 }
 
+/// `digests` without the empty blob (never transferred), each once, sorted.
+fn distinct_nonempty(digests: &[Digest]) -> Vec<Digest> {
+    digests
+        .iter()
+        .copied()
+        .filter(|d| d.size_bytes > 0)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
 /// Downloads the blobs `digests` into `local`, batched, checked.
 pub async fn download_blobs(transfer: &Transfer<'_>, digests: &[Digest]) -> Result<(), Failure> {
     let Transfer {
@@ -95,13 +106,7 @@ pub async fn download_blobs(transfer: &Transfer<'_>, digests: &[Digest]) -> Resu
         local,
         ..
     } = *transfer;
-    let wanted: Vec<Digest> = digests
-        .iter()
-        .copied()
-        .filter(|d| d.size_bytes > 0)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let wanted = distinct_nonempty(digests);
     let wanted = local.find_missing(&wanted).map_err(Failure::local)?;
     let (batches, large) = plan_batches(&wanted, limits.batch_bytes);
     let mut batches = batches.into_iter();
@@ -153,13 +158,7 @@ pub async fn upload_blobs(
         local,
         ..
     } = *transfer;
-    let all: Vec<Digest> = digests
-        .iter()
-        .copied()
-        .filter(|d| d.size_bytes > 0)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let all = distinct_nonempty(digests);
     let served_wrong = super::lock(transfer.served_wrong).clone();
     let total: u64 = all.iter().map(|d| d.size_bytes + BLOB_OVERHEAD).sum();
     // Sending a few kilobytes again costs less than asking which of them

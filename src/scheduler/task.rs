@@ -87,12 +87,7 @@ pub(super) fn take_lockfiles(
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+        let file = crate::fetch::download::open_lock_file(&path)?;
         match file.try_lock() {
             Ok(()) => held.push(file),
             Err(std::fs::TryLockError::WouldBlock) => return Ok(None),

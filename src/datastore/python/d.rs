@@ -211,10 +211,11 @@ impl PyData {
         let (Truthy(expand), Truthy(parsing)) = (expand, parsing);
         let _ = noweakdefault;
         let store = self.store()?;
-        store.note_read(var);
         if let Some(object) = store.object(var)
             && let Some(object) = object.downcast_ref::<Py<PyAny>>()
         {
+            // (`read_var` notes the read otherwise.)
+            store.note_read(var);
             // A python object: not something a replay can compare.
             inline_memo::taint();
             return Ok(object.bind(py).clone());
